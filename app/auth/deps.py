@@ -29,7 +29,7 @@ async def api_principal(session: Session, token: Annotated[str | None, Depends(o
     return principal
 
 
-class LoginRequired(Exception):  # noqa: N818 - control flow for pages: redirect to the login page
+class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
 
@@ -43,7 +43,9 @@ async def optional_web_principal(request: Request, session: Session) -> Principa
     return principal
 
 
-async def web_principal(request: Request, principal: Annotated[Principal | None, Depends(optional_web_principal)]) -> Principal:
+async def web_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_web_principal)]
+) -> Principal:
     if principal is None:
         raise LoginRequired(request.url.path)
     return principal

@@ -32,7 +32,9 @@ class UserArea(Base):
     __tablename__ = "user_areas"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), primary_key=True, index=True)
+    area_id: Mapped[int] = mapped_column(
+        ForeignKey("areas.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
 
 
 class AuthSession(Base):

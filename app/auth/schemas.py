@@ -12,7 +12,7 @@ RoleName = Literal["caseworker", "reviewer", "finance", "auditor", "admin"]
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 

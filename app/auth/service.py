@@ -42,7 +42,9 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def policy_from(settings: Settings) -> rules.ThrottlePolicy:
-    return rules.ThrottlePolicy(settings.login_slow_after, settings.login_lock_after, settings.login_lock_minutes)
+    return rules.ThrottlePolicy(
+        settings.login_slow_after, settings.login_lock_after, settings.login_lock_minutes
+    )
 
 
 async def principal_for(session: AsyncSession, user: User) -> Principal:
@@ -85,16 +87,35 @@ async def authenticate(session: AsyncSession, settings: Settings, username: str,
     new = rules.after_failure(state, now, policy)
     await session.execute(
         pg_insert(LoginThrottle)
-        .values(username=key, failures=new.failures, last_failed_at=new.last_failed_at, locked_until=new.locked_until)
+        .values(
+            username=key,
+            failures=new.failures,
+            last_failed_at=new.last_failed_at,
+            locked_until=new.locked_until,
+        )
         .on_conflict_do_update(
             index_elements=[LoginThrottle.username],
-            set_={"failures": new.failures, "last_failed_at": new.last_failed_at, "locked_until": new.locked_until},
+            set_={
+                "failures": new.failures,
+                "last_failed_at": new.last_failed_at,
+                "locked_until": new.locked_until,
+            },
         )
     )
-    actor = Principal(user_id=user.id if user else None, username=key[:40], role=user.role if user else "anonymous",
-                      county_code=user.county_code if user else "000000")
-    await audit.record(session, actor, "auth.login_failed", "user", user.id if user else None,
-                       after={"failures": state.failures + 1, "locked": new.locked_until is not None})
+    actor = Principal(
+        user_id=user.id if user else None,
+        username=key[:40],
+        role=user.role if user else "anonymous",
+        county_code=user.county_code if user else "000000",
+    )
+    await audit.record(
+        session,
+        actor,
+        "auth.login_failed",
+        "user",
+        user.id if user else None,
+        after={"failures": state.failures + 1, "locked": new.locked_until is not None},
+    )
     raise NotAuthenticated("用户名或密码错误")
 
 
@@ -102,8 +123,14 @@ async def open_session(session: AsyncSession, settings: Settings, user: User, ki
     """Create a web session or API token for ``user``; returns the secret token (stored only hashed)."""
     token = secrets.token_urlsafe(32)
     hours = settings.session_hours if kind == "web" else settings.api_token_hours
-    session.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind,
-                            expires_at=utcnow() + timedelta(hours=hours)))
+    session.add(
+        AuthSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            kind=kind,
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
     principal = await principal_for(session, user)
     await audit.record(session, principal, "auth.login", "user", user.id, after={"kind": kind})
     await session.flush()
@@ -115,8 +142,12 @@ async def principal_from_token(session: AsyncSession, token: str, kind: str) -> 
         await session.execute(
             select(User)
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.token_hash == token_hash(token), AuthSession.kind == kind,
-                   AuthSession.expires_at > utcnow(), User.is_active.is_(True))
+            .where(
+                AuthSession.token_hash == token_hash(token),
+                AuthSession.kind == kind,
+                AuthSession.expires_at > utcnow(),
+                User.is_active.is_(True),
+            )
         )
     ).scalar_one_or_none()
     return None if row is None else await principal_for(session, row)
@@ -161,20 +192,33 @@ async def create_user(
     level = ROLE_SCOPE_LEVEL[Role(role)]
     for area in areas:
         if area.level != level:
-            raise InvalidInput(f"{ROLE_LABELS[role]}的负责区域应为{_LEVEL_CN[level]}级，{area.name}不是", field="area_codes")
+            raise InvalidInput(
+                f"{ROLE_LABELS[role]}的负责区域应为{_LEVEL_CN[level]}级，{area.name}不是", field="area_codes"
+            )
         if actor.user_id is not None and not actor.covers(area.path):
             raise InvalidInput(f"{area.name}不在您的管理范围内", field="area_codes")
     counties = {a.county_code for a in areas}
     if len(counties) != 1:
         raise InvalidInput("一个用户的负责区域须在同一个县内", field="area_codes")
-    user = User(username=username, full_name=full_name.strip(), role=role, county_code=counties.pop(),
-                password_hash=await anyio.to_thread.run_sync(hash_password, password))
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        role=role,
+        county_code=counties.pop(),
+        password_hash=await anyio.to_thread.run_sync(hash_password, password),
+    )
     session.add(user)
     await session.flush()
     session.add_all([UserArea(user_id=user.id, area_id=a.id) for a in areas])
-    await audit.record(session, actor, "user.create", "user", user.id,
-                       after={"username": username, "full_name": user.full_name, "role": role,
-                              "areas": sorted(area_codes)}, county_code=user.county_code)
+    await audit.record(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        after={"username": username, "full_name": user.full_name, "role": role, "areas": sorted(area_codes)},
+        county_code=user.county_code,
+    )
     await session.flush()
     return user
 
@@ -184,4 +228,6 @@ _LEVEL_CN = {"county": "县", "township": "乡镇", "village": "村"}
 
 async def list_users(session: AsyncSession, actor: Principal) -> Sequence[User]:
     require(actor, Perm.USERS_MANAGE)
-    return (await session.scalars(select(User).where(User.county_code == actor.county_code).order_by(User.id))).all()
+    return (
+        await session.scalars(select(User).where(User.county_code == actor.county_code).order_by(User.id))
+    ).all()

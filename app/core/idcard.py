@@ -18,7 +18,7 @@ _SHAPE_18 = re.compile(r"\d{17}[\dX]")
 _SHAPE_15 = re.compile(r"\d{15}")
 
 
-class InvalidIdNumber(ValueError):  # noqa: N818 - the name is part of the public interface
+class InvalidIdNumber(ValueError):
     """The text is not a valid resident ID number; ``str(exc)`` is a Chinese message for the user."""
 
 

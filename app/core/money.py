@@ -14,7 +14,7 @@ _GROUP_UNITS = ("", "万", "亿", "万亿")
 _CENT = Decimal("0.01")
 
 
-class InvalidAmount(ValueError):  # noqa: N818
+class InvalidAmount(ValueError):
     """Not an amount of money; ``str(exc)`` is a Chinese message."""
 
 

@@ -49,7 +49,9 @@ def field_error(kind: str, message: str) -> PydanticCustomError:
 
 
 def _title_for(loc: Sequence[Any], titles: Mapping[str, str]) -> str:
-    names = [str(p) for p in loc if isinstance(p, str) and p not in ("body", "query", "path", "form", "header")]
+    names = [
+        str(p) for p in loc if isinstance(p, str) and p not in ("body", "query", "path", "form", "header")
+    ]
     for name in reversed(names):
         if name in titles:
             return titles[name]
@@ -60,8 +62,13 @@ _TITLES: dict[str, str] = {}
 
 
 def register_titles(*models: type[BaseModel]) -> None:
-    """Make the Chinese titles of these models' fields known to every error message."""
-    _TITLES.update(titles_of(*models))
+    """Make the Chinese titles of these models' fields known to every error message.
+
+    One field name has one title across the application (one term per concept, ui.md); a clash is a bug.
+    """
+    for name, title in titles_of(*models).items():
+        if _TITLES.setdefault(name, title) != title:
+            raise ValueError(f"field {name!r} titled both {_TITLES[name]!r} and {title!r}")
 
 
 def chinese_message(error: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> str:

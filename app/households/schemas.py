@@ -74,7 +74,7 @@ class MemberUpdate(_In):
 
 class MemberMove(_In):
     target_household_id: int = Field(ge=1, le=2**62, title="迁入户")
-    relation: Relation = Field(title="在新户中与户主关系")
+    relation: Relation = Field(title="与户主关系")  # in the new household
 
 
 class HouseholdIn(_In):

@@ -55,9 +55,7 @@ async def list_villages(session: AsyncSession, principal: Principal) -> list[Vil
     require(principal, Perm.REGISTRY_READ)
     township = aliased(Area)
     households = (
-        select(Household.village_id, func.count().label("n"))
-        .group_by(Household.village_id)
-        .subquery()
+        select(Household.village_id, func.count().label("n")).group_by(Household.village_id).subquery()
     )
     members = (
         select(Household.village_id, func.count().label("n"))
@@ -89,7 +87,9 @@ async def get_village(session: AsyncSession, principal: Principal, village_id: i
 
 async def groups_of(session: AsyncSession, village_id: int) -> Sequence[Area]:
     return (
-        await session.scalars(select(Area).where(Area.parent_id == village_id, Area.level == "group").order_by(Area.code))
+        await session.scalars(
+            select(Area).where(Area.parent_id == village_id, Area.level == "group").order_by(Area.code)
+        )
     ).all()
 
 
@@ -141,11 +141,15 @@ async def list_households(
         matching = select(Member.household_id).where(Member.name.contains(q.strip(), autoescape=True))
         stmt = stmt.where(Household.id.in_(matching))
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    result = await session.execute(stmt.order_by(Household.register_no, Household.id).offset((page - 1) * page_size).limit(page_size))
+    result = await session.execute(
+        stmt.order_by(Household.register_no, Household.id).offset((page - 1) * page_size).limit(page_size)
+    )
     return _rows(result.all()), int(total)
 
 
-async def find_by_id_number(session: AsyncSession, principal: Principal, id_number: str) -> list[HouseholdRow]:
+async def find_by_id_number(
+    session: AsyncSession, principal: Principal, id_number: str
+) -> list[HouseholdRow]:
     """Households in scope that have (or had) a member with this exact ID number."""
     require(principal, Perm.REGISTRY_READ)
     digest = id_cipher().lookup_hash(parse_id_number(id_number).number)
@@ -179,7 +183,9 @@ async def members_of(session: AsyncSession, household_id: int) -> Sequence[Membe
         await session.scalars(
             select(Member)
             .where(Member.household_id == household_id)
-            .order_by((Member.status != "registered"), (Member.relation != "head"), Member.birth_date, Member.id)
+            .order_by(
+                (Member.status != "registered"), (Member.relation != "head"), Member.birth_date, Member.id
+            )
         )
     ).all()
 
@@ -203,9 +209,16 @@ async def reveal_id_number(session: AsyncSession, principal: Principal, member_i
     member, household = await get_member(session, principal, member_id)
     authorize(principal, Perm.ID_REVEAL, household.area_path)
     number = id_cipher().decrypt(member.id_number_enc)
-    await audit.record(session, principal, "member.reveal_id", "member", member.id,
-                       after={"name": member.name, "id_number": member.id_number_masked},
-                       household_id=household.id, county_code=household.county_code)
+    await audit.record(
+        session,
+        principal,
+        "member.reveal_id",
+        "member",
+        member.id,
+        after={"name": member.name, "id_number": member.id_number_masked},
+        household_id=household.id,
+        county_code=household.county_code,
+    )
     return number
 
 
@@ -213,7 +226,12 @@ async def reveal_id_number(session: AsyncSession, principal: Principal, member_i
 
 
 def household_snapshot(h: Household) -> dict[str, Any]:
-    return {"register_no": h.register_no, "address": h.address, "village_id": h.village_id, "group_id": h.group_id}
+    return {
+        "register_no": h.register_no,
+        "address": h.address,
+        "village_id": h.village_id,
+        "group_id": h.group_id,
+    }
 
 
 def member_snapshot(m: Member) -> dict[str, Any]:
@@ -231,13 +249,17 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, A
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-async def _area_for(session: AsyncSession, principal: Principal, village_id: int, group_id: int | None) -> tuple[Area, Area | None]:
+async def _area_for(
+    session: AsyncSession, principal: Principal, village_id: int, group_id: int | None
+) -> tuple[Area, Area | None]:
     village = await session.scalar(select(Area).where(Area.id == village_id, Area.level == "village"))
     if village is None or not (principal.user_id is None or principal.covers(village.path)):
         raise InvalidInput("所选的村不存在，或不在您负责的区域内", field="village_id")
     group = None
     if group_id is not None:
-        group = await session.scalar(select(Area).where(Area.id == group_id, Area.level == "group", Area.parent_id == village.id))
+        group = await session.scalar(
+            select(Area).where(Area.id == group_id, Area.level == "group", Area.parent_id == village.id)
+        )
         if group is None:
             raise InvalidInput("所选的村民小组不属于该村", field="group_id")
     return village, group
@@ -263,7 +285,9 @@ async def _person_is_free(session: AsyncSession, digest: bytes, *, except_member
         )
 
 
-def _new_member(household: Household, name: str, id_number: str, relation: str, status: str, phone: str | None) -> Member:
+def _new_member(
+    household: Household, name: str, id_number: str, relation: str, status: str, phone: str | None
+) -> Member:
     parsed = parse_id_number(id_number)
     cipher = id_cipher()
     return Member(
@@ -298,10 +322,14 @@ async def _flush_or_conflict(session: AsyncSession) -> None:
         raise
 
 
-async def _check_single_head(session: AsyncSession, household_id: int, relation: str, status: str, except_member: int | None = None) -> None:
+async def _check_single_head(
+    session: AsyncSession, household_id: int, relation: str, status: str, except_member: int | None = None
+) -> None:
     if relation != "head" or status != "registered":
         return
-    stmt = select(Member.name).where(Member.household_id == household_id, Member.relation == "head", Member.status == "registered")
+    stmt = select(Member.name).where(
+        Member.household_id == household_id, Member.relation == "head", Member.status == "registered"
+    )
     if except_member is not None:
         stmt = stmt.where(Member.id != except_member)
     existing = await session.scalar(stmt)
@@ -313,24 +341,43 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     village, group = await _area_for(session, principal, data.village_id, data.group_id)
     area_path = (group or village).path
     authorize(principal, Perm.REGISTRY_WRITE, area_path)
-    if await session.scalar(select(Household.id).where(Household.county_code == village.county_code, Household.register_no == data.register_no)):
+    if await session.scalar(
+        select(Household.id).where(
+            Household.county_code == village.county_code, Household.register_no == data.register_no
+        )
+    ):
         raise Conflict(f"户口簿编号 {data.register_no} 已被使用", field="register_no")
     cipher = id_cipher()
     await _person_is_free(session, cipher.lookup_hash(data.head_id_number))
-    household = Household(county_code=village.county_code, village_id=village.id, group_id=group.id if group else None,
-                          area_path=area_path, register_no=data.register_no, address=data.address)
+    household = Household(
+        county_code=village.county_code,
+        village_id=village.id,
+        group_id=group.id if group else None,
+        area_path=area_path,
+        register_no=data.register_no,
+        address=data.address,
+    )
     session.add(household)
     await _flush_or_conflict(session)
     head = _new_member(household, data.head_name, data.head_id_number, "head", "registered", data.head_phone)
     session.add(head)
     await _flush_or_conflict(session)
-    await audit.record(session, principal, "household.create", "household", household.id,
-                       after={**household_snapshot(household), "head": member_snapshot(head)},
-                       household_id=household.id, county_code=household.county_code)
+    await audit.record(
+        session,
+        principal,
+        "household.create",
+        "household",
+        household.id,
+        after={**household_snapshot(household), "head": member_snapshot(head)},
+        household_id=household.id,
+        county_code=household.county_code,
+    )
     return household
 
 
-async def update_household(session: AsyncSession, principal: Principal, household_id: int, data: HouseholdUpdate) -> Household:
+async def update_household(
+    session: AsyncSession, principal: Principal, household_id: int, data: HouseholdUpdate
+) -> Household:
     household = await get_household(session, principal, household_id)
     authorize(principal, Perm.REGISTRY_WRITE, household.area_path)
     if data.version != household.version:
@@ -345,12 +392,23 @@ async def update_household(session: AsyncSession, principal: Principal, househol
     if not changed_after:
         return household
     await _flush_or_conflict(session)
-    await audit.record(session, principal, "household.update", "household", household.id, before=changed_before,
-                       after=changed_after, household_id=household.id, county_code=household.county_code)
+    await audit.record(
+        session,
+        principal,
+        "household.update",
+        "household",
+        household.id,
+        before=changed_before,
+        after=changed_after,
+        household_id=household.id,
+        county_code=household.county_code,
+    )
     return household
 
 
-async def add_member(session: AsyncSession, principal: Principal, household_id: int, data: MemberIn) -> Member:
+async def add_member(
+    session: AsyncSession, principal: Principal, household_id: int, data: MemberIn
+) -> Member:
     household = await get_household(session, principal, household_id)
     authorize(principal, Perm.REGISTRY_WRITE, household.area_path)
     if data.status == "registered":
@@ -359,20 +417,31 @@ async def add_member(session: AsyncSession, principal: Principal, household_id: 
     member = _new_member(household, data.name, data.id_number, data.relation, data.status, data.phone)
     session.add(member)
     await _flush_or_conflict(session)
-    await audit.record(session, principal, "member.add", "member", member.id, after=member_snapshot(member),
-                       household_id=household.id, county_code=household.county_code)
+    await audit.record(
+        session,
+        principal,
+        "member.add",
+        "member",
+        member.id,
+        after=member_snapshot(member),
+        household_id=household.id,
+        county_code=household.county_code,
+    )
     return member
 
 
-async def update_member(session: AsyncSession, principal: Principal, member_id: int, data: MemberUpdate) -> Member:
+async def update_member(
+    session: AsyncSession, principal: Principal, member_id: int, data: MemberUpdate
+) -> Member:
     member, household = await get_member(session, principal, member_id)
     authorize(principal, Perm.REGISTRY_WRITE, household.area_path)
     if data.version != member.version:
         raise Conflict("该成员信息已被他人修改，请刷新页面后重新填写", field="version")
     before = member_snapshot(member)
     cipher = id_cipher()
-    digest = cipher.lookup_hash(data.id_number) if data.id_number else member.id_number_hash
-    if data.status == "registered" and (member.status != "registered" or digest != member.id_number_hash):
+    old_digest = member.id_number_hash
+    digest = cipher.lookup_hash(data.id_number) if data.id_number else old_digest
+    if data.status == "registered" and (member.status != "registered" or digest != old_digest):
         await _person_is_free(session, digest, except_member=member.id)
     await _check_single_head(session, household.id, data.relation, data.status, except_member=member.id)
     if data.id_number:
@@ -386,26 +455,40 @@ async def update_member(session: AsyncSession, principal: Principal, member_id: 
         member.left_at = None if data.status == "registered" else utcnow()
         member.status = data.status
     changed_before, changed_after = _changes(before, member_snapshot(member))
-    if data.id_number and digest != before.get("_hash") and "id_number" not in changed_after and data.id_number:
-        # Same masked form but a different number: still a change worth recording.
-        if cipher.lookup_hash(data.id_number) != digest:
-            changed_after["id_number"] = member.id_number_masked
+    if digest != old_digest and "id_number" not in changed_after:
+        # A corrected number can share its masked form with the old one; the change is still recorded.
+        changed_before["id_number"], changed_after["id_number"] = before["id_number"], member.id_number_masked
     if not changed_after:
         return member
     await _flush_or_conflict(session)
-    await audit.record(session, principal, "member.update", "member", member.id, before=changed_before,
-                       after=changed_after, household_id=household.id, county_code=household.county_code)
+    await audit.record(
+        session,
+        principal,
+        "member.update",
+        "member",
+        member.id,
+        before=changed_before,
+        after=changed_after,
+        household_id=household.id,
+        county_code=household.county_code,
+    )
     return member
 
 
-async def move_member(session: AsyncSession, principal: Principal, member_id: int, data: MemberMove) -> Member:
+async def move_member(
+    session: AsyncSession, principal: Principal, member_id: int, data: MemberMove
+) -> Member:
     """Move a registered member to another household: the old membership ends (迁出) and a new one begins, both
     audited, each on its own household's history."""
     member, source = await get_member(session, principal, member_id)
     authorize(principal, Perm.REGISTRY_WRITE, source.area_path)
     if member.status != "registered":
         raise InvalidInput("只能迁移在册成员", field="member")
-    target = await session.scalar(select(Household).where(Household.id == data.target_household_id, scope_clause(principal, Household.area_path)))
+    target = await session.scalar(
+        select(Household).where(
+            Household.id == data.target_household_id, scope_clause(principal, Household.area_path)
+        )
+    )
     if target is None:
         raise InvalidInput("迁入户不存在，或不在您负责的区域内", field="target_household_id")
     authorize(principal, Perm.REGISTRY_WRITE, target.area_path)
@@ -414,19 +497,49 @@ async def move_member(session: AsyncSession, principal: Principal, member_id: in
     await _check_single_head(session, target.id, data.relation, "registered")
     member.status, member.left_at = "moved_out", utcnow()
     await _flush_or_conflict(session)
-    moved = Member(household_id=target.id, county_code=target.county_code, name=member.name,
-                   id_number_enc=member.id_number_enc, id_number_hash=member.id_number_hash,
-                   id_number_masked=member.id_number_masked, birth_date=member.birth_date, sex=member.sex,
-                   relation=data.relation, status="registered", phone=member.phone)
+    moved = Member(
+        household_id=target.id,
+        county_code=target.county_code,
+        name=member.name,
+        id_number_enc=member.id_number_enc,
+        id_number_hash=member.id_number_hash,
+        id_number_masked=member.id_number_masked,
+        birth_date=member.birth_date,
+        sex=member.sex,
+        relation=data.relation,
+        status="registered",
+        phone=member.phone,
+    )
     session.add(moved)
     await _flush_or_conflict(session)
-    await audit.record(session, principal, "member.move_out", "member", member.id,
-                       before={"household_id": source.id, "status": "在册"},
-                       after={"to_household_id": target.id, "to_register_no": target.register_no, "status": "迁出",
-                              "name": member.name},
-                       household_id=source.id, county_code=source.county_code)
-    await audit.record(session, principal, "member.move_in", "member", moved.id,
-                       after={"from_household_id": source.id, "from_register_no": source.register_no,
-                              **member_snapshot(moved)},
-                       household_id=target.id, county_code=target.county_code)
+    await audit.record(
+        session,
+        principal,
+        "member.move_out",
+        "member",
+        member.id,
+        before={"household_id": source.id, "status": "在册"},
+        after={
+            "to_household_id": target.id,
+            "to_register_no": target.register_no,
+            "status": "迁出",
+            "name": member.name,
+        },
+        household_id=source.id,
+        county_code=source.county_code,
+    )
+    await audit.record(
+        session,
+        principal,
+        "member.move_in",
+        "member",
+        moved.id,
+        after={
+            "from_household_id": source.id,
+            "from_register_no": source.register_no,
+            **member_snapshot(moved),
+        },
+        household_id=target.id,
+        county_code=target.county_code,
+    )
     return moved

@@ -41,8 +41,14 @@ def csrf_token(request: Request) -> str:
 def attach_cookie(request: Request, response: Response) -> None:
     value = getattr(request.state, "new_csrf_cookie", None)
     if value and not request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="strict", secure=get_settings().cookie_secure,
-                            path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            value,
+            httponly=True,
+            samesite="strict",
+            secure=get_settings().cookie_secure,
+            path="/",
+        )
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

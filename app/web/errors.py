@@ -10,7 +10,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.deps import LoginRequired
-from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from app.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from app.core.validation import chinese_message
 
 log = logging.getLogger(__name__)
@@ -40,7 +48,9 @@ HTTP_MESSAGES = {
 
 
 def wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "text/html")
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
 
 
 def status_for(exc: DomainError) -> int:
@@ -84,10 +94,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else HTTP_MESSAGES.get(exc.status_code, "请求有误")
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and not exc.detail.isascii()
+            else HTTP_MESSAGES.get(exc.status_code, "请求有误")
+        )
         if wants_html(request):
             return _error_page(request, exc.status_code, message)
-        return JSONResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

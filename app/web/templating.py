@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from app.auth.policy import ROLE_LABELS
+from app.auth.policy import ROLE_LABELS, Perm
 from app.core.clock import format_date_cn, format_datetime_cn
 from app.core.money import format_yuan, to_chinese_capital
 from app.households.models import MEMBER_STATUSES, RELATIONS, SEXES
@@ -32,12 +32,19 @@ env.globals["MEMBER_STATUSES"] = MEMBER_STATUSES
 env.globals["SEXES"] = SEXES
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["CSRF_FIELD"] = CSRF_FIELD
+env.globals["Perm"] = Perm
 
 
 def flash(response: Response, message: str, kind: str = "success") -> None:
     """A one-shot message shown on the next page (after POST → redirect → GET)."""
-    response.set_cookie(FLASH_COOKIE, json.dumps({"m": message, "k": kind}, ensure_ascii=True), max_age=60,
-                        httponly=True, samesite="lax", path="/")
+    response.set_cookie(
+        FLASH_COOKIE,
+        json.dumps({"m": message, "k": kind}, ensure_ascii=True),
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+        path="/",
+    )
 
 
 def _read_flash(request: Request) -> dict[str, str] | None:
@@ -51,7 +58,9 @@ def _read_flash(request: Request) -> dict[str, str] | None:
         return None
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
     ctx: dict[str, Any] = {
         "request": request,
         "csrf_token": csrf_token(request),

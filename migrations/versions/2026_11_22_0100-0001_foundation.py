@@ -199,14 +199,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_households_village_id", "households", ["village_id"])
     op.create_index(
-        "ix_households_area_path", "households", ["area_path"], postgresql_ops={"area_path": "text_pattern_ops"}
+        "ix_households_area_path",
+        "households",
+        ["area_path"],
+        postgresql_ops={"area_path": "text_pattern_ops"},
     )
 
     op.create_table(
         "members",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
         sa.Column(
-            "household_id", sa.BigInteger(), sa.ForeignKey("households.id", ondelete="RESTRICT"), nullable=False
+            "household_id",
+            sa.BigInteger(),
+            sa.ForeignKey("households.id", ondelete="RESTRICT"),
+            nullable=False,
         ),
         sa.Column("county_code", sa.String(6), nullable=False),
         sa.Column("name", sa.String(50), nullable=False),
