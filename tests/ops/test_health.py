@@ -1,0 +1,50 @@
+"""Liveness and readiness, with the application started through its real lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.main import create_app
+
+
+def test_healthz_and_readyz_on_a_migrated_database(database_url: str) -> None:
+    with TestClient(create_app(database_url=database_url)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+
+
+def test_readyz_reports_a_database_behind_the_migrations(database_url: str) -> None:
+    async def make_stale_copy() -> str:
+        from sqlalchemy.engine import make_url
+
+        base = make_url(database_url)
+        stale = f"{base.database}_stale"
+        admin = create_async_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}"'))
+            await conn.execute(text(f'CREATE DATABASE "{stale}"'))
+        await admin.dispose()
+        return base.set(database=stale).render_as_string(hide_password=False)
+
+    async def drop(url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        admin = create_async_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        await admin.dispose()
+
+    stale_url = asyncio.run(make_stale_copy())
+    try:
+        with TestClient(create_app(database_url=stale_url)) as client:
+            r = client.get("/readyz")
+            assert r.status_code == 503
+            assert r.json()["detail"] == "数据库未迁移到最新版本"
+            assert client.get("/healthz").status_code == 200
+    finally:
+        asyncio.run(drop(stale_url))
