@@ -22,6 +22,7 @@ from app.config import Settings
 from app.core.clock import utcnow
 from app.core.crypto import token_hash
 from app.core.errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
+from app.core.text import is_clean
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login for an unknown user the same as for a known one.
@@ -68,6 +69,9 @@ async def authenticate(session: AsyncSession, settings: Settings, username: str,
     ``TooManyAttempts``; failures are counted and audited in this transaction, so the caller must commit."""
     policy = policy_from(settings)
     key = username.strip().lower()[:100]
+    if not key or not is_clean(key):
+        # Nothing a user could have: no account, no throttle row, no query with bytes PostgreSQL refuses.
+        raise NotAuthenticated("用户名或密码错误")
     now = utcnow()
     throttle = await session.get(LoginThrottle, key, with_for_update=True)
     state = rules.ThrottleState(0, None, None)

@@ -1,0 +1,102 @@
+"""Loading the demo data into the database (inside the test's rolled-back transaction, on top of the seed, which
+already holds some of the demo's areas): everything arrives, audited, and a second load changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.areas.models import Area
+from app.audit.models import AuditEvent
+from app.audit.service import verify_chain
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.config import get_settings
+from app.demo.generate import DEMO_PASSWORD, generate
+from app.demo.load import load_demo
+from app.households.models import Household, Member
+from app.households.service import id_cipher
+
+
+async def _counts(db: AsyncSession) -> tuple[int, int, int, int, int]:
+    return (
+        await db.scalar(select(func.count()).select_from(Area)) or 0,
+        await db.scalar(select(func.count()).select_from(User)) or 0,
+        await db.scalar(select(func.count()).select_from(Household)) or 0,
+        await db.scalar(select(func.count()).select_from(Member)) or 0,
+        await db.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+    )
+
+
+async def _village_totals(db: AsyncSession, code: str, prefix: str) -> tuple[int, int]:
+    village_id = await db.scalar(select(Area.id).where(Area.code == code))
+    demo_households = select(Household.id).where(
+        Household.village_id == village_id, Household.register_no.regexp_match(f"^{prefix}[0-9]{{4}}$")
+    )
+    households = await db.scalar(select(func.count()).select_from(demo_households.subquery()))
+    members = await db.scalar(
+        select(func.count()).where(Member.household_id.in_(demo_households), Member.status == "registered")
+    )
+    return int(households or 0), int(members or 0)
+
+
+async def test_load_twice(db: AsyncSession, seed: object) -> None:
+    data = generate()
+    before = await _counts(db)
+    lines: list[str] = []
+
+    first = await load_demo(db, lines.append, data=data)
+
+    # The seed already made the county, both townships, 前方庄村 with its first group, and 东关村: six areas.
+    assert first.areas_added == len(data.areas()) - 6
+    assert first.users_added == 6
+    assert (first.households_added, first.members_added) == (1342, 1168 + 4516)
+    assert any(line.startswith("[1/5] 前方庄村：309 户 / 1168 人 … 完成") for line in lines)
+    after = await _counts(db)
+    assert after[2] - before[2] == 1342 and after[3] - before[3] == 5684
+    # one event per area, user and household, and one for the load itself
+    assert after[4] - before[4] == first.areas_added + 6 + 1342 + 1
+
+    assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
+    district = [await _village_totals(db, v.area.code, v.plan.register_prefix) for v in data.villages[1:]]
+    assert sum(h for h, _ in district) == 1033 and sum(m for _, m in district) == 4516
+
+    lines.clear()
+    second = await load_demo(db, lines.append, data=data)
+    assert not second.changed
+    assert second.summary.startswith("演示数据已存在，未作更改")
+    assert await _counts(db) == after
+    assert all("已存在" in line for line in lines if line.startswith("["))
+
+    # Every household has its creation in its own history, naming its members with masked ID numbers only.
+    household = await db.scalar(select(Household).where(Household.register_no == "QFZ0001"))
+    assert household is not None
+    events = (await db.scalars(select(AuditEvent).where(AuditEvent.household_id == household.id))).all()
+    assert [e.action for e in events] == ["household.create"]
+    snapshot = events[0].after or {}
+    members = (await db.scalars(select(Member).where(Member.household_id == household.id))).all()
+    assert len(snapshot["members"]) + 1 == len(members)
+    cipher = id_cipher()
+    clear = {cipher.decrypt(m.id_number_enc) for m in members}
+    assert not any(number in str(e.after) for e in events for number in clear)
+    assert {m.id_number_masked for m in members} == {
+        snapshot["head"]["id_number"],
+        *(s["id_number"] for s in snapshot["members"]),
+    }
+
+    assert (await verify_chain(db)).intact
+
+
+async def test_demo_accounts_can_log_in_with_their_scope(db: AsyncSession, seed: object) -> None:
+    full = generate()
+    small = replace(full, villages=tuple(replace(v, households=v.households[:3]) for v in full.villages))
+    await load_demo(db, data=small)
+    user = await auth_service.authenticate(db, get_settings(), "caseworker2", DEMO_PASSWORD)
+    principal = await auth_service.principal_for(db, user)
+    assert principal.role == "caseworker"
+    paths = (await db.scalars(select(Area.path).where(Area.code.in_(["410727102201", "410727102204"])))).all()
+    assert all(principal.covers(p) for p in paths)
+    qfz = await db.scalar(select(Area.path).where(Area.code == "410727101201"))
+    assert qfz is not None and not principal.covers(qfz)
