@@ -91,7 +91,8 @@ async def app_role_usable(engine: AsyncEngine, role: str) -> bool:
 def build_engine(url: str, *, app_role: str | None, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
     """An engine whose connections run as ``app_role`` (when given): that role may only INSERT and SELECT the
     audit trail, so even a compromised process cannot rewrite history."""
-    engine = create_async_engine(to_asyncpg_url(url), pool_size=pool_size, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it costs a round trip on every request; stale connections are recycled instead.
+    engine = create_async_engine(to_asyncpg_url(url), pool_size=pool_size, pool_recycle=1800, **kwargs)
     if app_role:
         quoted = app_role.replace('"', '""')
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,20 +49,28 @@ def policy_from(settings: Settings) -> rules.ThrottlePolicy:
     )
 
 
-async def principal_for(session: AsyncSession, user: User) -> Principal:
-    paths = (
-        await session.scalars(
-            select(Area.path).join(UserArea, UserArea.area_id == Area.id).where(UserArea.user_id == user.id)
-        )
-    ).all()
+def _scope_paths(user_id: Any) -> Any:
+    return (
+        select(func.array_agg(Area.path))
+        .join(UserArea, UserArea.area_id == Area.id)
+        .where(UserArea.user_id == user_id)
+        .scalar_subquery()
+    )
+
+
+def _principal(user: User, paths: Sequence[str] | None) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
         role=user.role,
         county_code=user.county_code,
-        scope_paths=tuple(sorted(paths)),
+        scope_paths=tuple(sorted(paths or ())),
         full_name=user.full_name,
     )
+
+
+async def principal_for(session: AsyncSession, user: User) -> Principal:
+    return _principal(user, await session.scalar(select(_scope_paths(user.id))))
 
 
 async def authenticate(session: AsyncSession, settings: Settings, username: str, password: str) -> User:
@@ -142,9 +151,10 @@ async def open_session(session: AsyncSession, settings: Settings, user: User, ki
 
 
 async def principal_from_token(session: AsyncSession, token: str, kind: str) -> Principal | None:
+    """The caller of a live session or token, with their areas, in one query (this runs on every request)."""
     row = (
         await session.execute(
-            select(User)
+            select(User, _scope_paths(User.id))
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 AuthSession.token_hash == token_hash(token),
@@ -153,8 +163,8 @@ async def principal_from_token(session: AsyncSession, token: str, kind: str) -> 
                 User.is_active.is_(True),
             )
         )
-    ).scalar_one_or_none()
-    return None if row is None else await principal_for(session, row)
+    ).first()
+    return None if row is None else _principal(row[0], row[1])
 
 
 async def close_session(session: AsyncSession, principal: Principal, token: str) -> None:
