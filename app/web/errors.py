@@ -47,10 +47,12 @@ HTTP_MESSAGES = {
 }
 
 
+_MACHINE_PATHS = ("/api/", "/openapi.json", "/healthz", "/readyz", "/static/", "/docs/assets/")
+
+
 def wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
-        "accept", "text/html"
-    )
+    """Pages answer with pages whatever the Accept header says; the API and machine endpoints with JSON."""
+    return not request.url.path.startswith(_MACHINE_PATHS)
 
 
 def status_for(exc: DomainError) -> int:
