@@ -133,4 +133,3 @@ def pinned_clock() -> Any:
 
     yield _pin
     clock.set_clock(None)
-

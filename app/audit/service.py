@@ -124,7 +124,11 @@ async def _stream_rows(session: AsyncSession, chunk: int) -> AsyncIterator[list[
     while True:
         events = (
             await session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(chunk)
+                select(AuditEvent)
+                .where(AuditEvent.seq > after)
+                .order_by(AuditEvent.seq)
+                .limit(chunk)
+                .execution_options(populate_existing=True)
             )
         ).all()
         if not events:
@@ -186,7 +190,8 @@ async def search_events(
     session: AsyncSession, actor: Principal, f: EventFilter, *, page: int = 1, page_size: int = 50
 ) -> tuple[Sequence[AuditEvent], int]:
     require(actor, Perm.AUDIT_READ)
-    stmt = _filtered(f)
+    # An auditor's scope is their county (domain.md); events without a county are not theirs to read.
+    stmt = _filtered(f).where(AuditEvent.county_code == actor.county_code)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = (
         await session.scalars(

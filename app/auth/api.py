@@ -81,6 +81,7 @@ async def list_users(session: Session, principal: ApiPrincipal) -> list[UserOut]
     status_code=201,
     responses={
         **AUTH_RESPONSES,
+        400: {"description": "请求体无法解析"},
         403: {"description": "无权"},
         409: {"description": "用户名已存在"},
         422: {"description": "输入有误"},

@@ -40,6 +40,8 @@ COMMON: dict[int | str, dict[str, Any]] = {
 }
 WRITE: dict[int | str, dict[str, Any]] = {
     **COMMON,
+    # A body that is not UTF-8 cannot even be parsed as JSON: FastAPI answers 400 before validation.
+    400: {"description": "请求体无法解析"},
     409: {"description": "与现有数据冲突"},
     422: {"description": "输入有误"},
 }

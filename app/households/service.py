@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.areas.models import Area
 from app.audit import service as audit
-from app.auth.policy import Perm, Principal, authorize, require, scope_clause
+from app.auth.policy import SYSTEM, Perm, Principal, authorize, require, scope_clause
 from app.config import get_settings
 from app.core.clock import utcnow
 from app.core.crypto import FieldCipher
@@ -265,8 +265,11 @@ async def _area_for(
     return village, group
 
 
-async def _person_is_free(session: AsyncSession, digest: bytes, *, except_member: int | None = None) -> None:
-    """One person is a registered member of at most one household (the index enforces it; this says where)."""
+async def _person_is_free(
+    session: AsyncSession, principal: Principal, digest: bytes, *, except_member: int | None = None
+) -> None:
+    """One person is a registered member of at most one household (the index enforces it; this says where, when
+    the other household lies in the caller's areas, and nothing about it otherwise)."""
     stmt = (
         select(Member, Household, Area.name)
         .join(Household, Household.id == Member.household_id)
@@ -276,13 +279,19 @@ async def _person_is_free(session: AsyncSession, digest: bytes, *, except_member
     if except_member is not None:
         stmt = stmt.where(Member.id != except_member)
     row = (await session.execute(stmt)).first()
-    if row is not None:
-        member, household, village = row
+    if row is None:
+        return
+    member, household, village = row
+    if principal is SYSTEM or principal.covers(household.area_path):
         raise Conflict(
             f"此身份证号已登记为{village}户口簿编号 {household.register_no} 的在册成员（{member.name}），"
             "同一人不能同时在两户在册；如需变更，请使用“迁移成员”",
             field="id_number",
         )
+    raise Conflict(
+        "此身份证号已是另一户（不在您负责的区域内）的在册成员，同一人不能同时在两户在册；请与该户所在地的经办员核实",
+        field="id_number",
+    )
 
 
 def _new_member(
@@ -348,7 +357,7 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     ):
         raise Conflict(f"户口簿编号 {data.register_no} 已被使用", field="register_no")
     cipher = id_cipher()
-    await _person_is_free(session, cipher.lookup_hash(data.head_id_number))
+    await _person_is_free(session, principal, cipher.lookup_hash(data.head_id_number))
     household = Household(
         county_code=village.county_code,
         village_id=village.id,
@@ -412,7 +421,7 @@ async def add_member(
     household = await get_household(session, principal, household_id)
     authorize(principal, Perm.REGISTRY_WRITE, household.area_path)
     if data.status == "registered":
-        await _person_is_free(session, id_cipher().lookup_hash(data.id_number))
+        await _person_is_free(session, principal, id_cipher().lookup_hash(data.id_number))
     await _check_single_head(session, household.id, data.relation, data.status)
     member = _new_member(household, data.name, data.id_number, data.relation, data.status, data.phone)
     session.add(member)
@@ -442,7 +451,7 @@ async def update_member(
     old_digest = member.id_number_hash
     digest = cipher.lookup_hash(data.id_number) if data.id_number else old_digest
     if data.status == "registered" and (member.status != "registered" or digest != old_digest):
-        await _person_is_free(session, digest, except_member=member.id)
+        await _person_is_free(session, principal, digest, except_member=member.id)
     await _check_single_head(session, household.id, data.relation, data.status, except_member=member.id)
     if data.id_number:
         parsed = parse_id_number(data.id_number)

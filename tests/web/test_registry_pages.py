@@ -173,7 +173,21 @@ async def test_invalid_and_duplicate_values_are_explained_next_to_their_fields(
     assert input_value(r.text, "phone") == "12345"
     assert 'href="#f-name"' in r.text  # the summary links to the field
 
-    # 张德胜 is a registered member of another household: one person, one household.
+    # 李秀英 is already a registered member: one person, one household; the message names where.
+    r = await client.post(
+        f"/households/{household}/members/new",
+        data={
+            "csrf_token": token,
+            "name": "李秀英",
+            "id_number": seed.id_numbers["h1_spouse"],
+            "relation": "other",
+        },
+    )
+    assert r.status_code == 409
+    message = field_error(r.text, "id_number") or ""
+    assert "QFZ-0001" in message and "同一人不能同时在两户在册" in message and "迁移成员" in message
+
+    # 张德胜 is registered in 后方庄村, outside cw_a's village: refused, without saying where.
     r = await client.post(
         f"/households/{household}/members/new",
         data={
@@ -185,7 +199,7 @@ async def test_invalid_and_duplicate_values_are_explained_next_to_their_fields(
     )
     assert r.status_code == 409
     message = field_error(r.text, "id_number") or ""
-    assert "同一人不能同时在两户在册" in message and "迁移成员" in message
+    assert "不在您负责的区域内" in message and "HFZ-0001" not in message and "后方庄村" not in message
     assert await count(db, Member, Member.household_id == household) == 3
 
     # A second head is refused next to 与户主关系.
