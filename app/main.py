@@ -95,6 +95,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from app.audit import api as audit_api
     from app.audit import views as audit_views
     from app.auth import api as auth_api
+    from app.compensation import api as compensation_api
     from app.households import api as households_api
     from app.households import views as households_views
     from app.web import errors
@@ -102,7 +103,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from app.web.templating import STATIC_DIR
 
     errors.install(app)
-    for module in (auth_api, households_api, audit_api):
+    for module in (auth_api, households_api, audit_api, compensation_api):
         app.include_router(module.router)
     for module in (web_views, households_views, audit_views):
         app.include_router(module.router, include_in_schema=False)

@@ -48,6 +48,17 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"  # the whole audit trail and its verification
     USERS_MANAGE = "users.manage"
     AREAS_MANAGE = "areas.manage"
+    # Compensation (issue 3). Reading plans, surveys, assessments, notices, agreements and flats is REGISTRY_READ.
+    PROJECTS_MANAGE = "projects.manage"  # projects, their villages, buildings and units of flats
+    PLAN_EDIT = "plans.edit"  # draft a plan version from the previous one, edit it, submit it
+    PLAN_APPROVE = "plans.approve"  # approve or send back a plan version made by someone else
+    SURVEY_WRITE = "survey.write"  # record the property survey
+    ASSESSMENT_SUBMIT = "assessment.submit"  # choose the option and submit the assessment
+    ASSESSMENT_APPROVE = "assessment.approve"  # approve or send back an assessment made by someone else
+    NOTICE_MANAGE = "notice.manage"  # public notices, objections and their resolution
+    AGREEMENT_MANAGE = "agreement.manage"  # issue agreements and record their signing
+    AGREEMENT_VOID = "agreement.void"  # void an agreement (with a reason)
+    FLATS_ALLOCATE = "flats.allocate"  # allocate flats in the published order; draw the lottery
 
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -57,14 +68,39 @@ PERMISSION_LABELS: dict[str, str] = {
     Perm.AUDIT_READ: "查看操作记录",
     Perm.USERS_MANAGE: "管理用户",
     Perm.AREAS_MANAGE: "管理区划",
+    Perm.PROJECTS_MANAGE: "管理征收项目和安置房源",
+    Perm.PLAN_EDIT: "编制补偿安置方案",
+    Perm.PLAN_APPROVE: "审核补偿安置方案",
+    Perm.SURVEY_WRITE: "登记房屋调查",
+    Perm.ASSESSMENT_SUBMIT: "提交补偿核算",
+    Perm.ASSESSMENT_APPROVE: "审核补偿核算",
+    Perm.NOTICE_MANAGE: "办理公示与异议",
+    Perm.AGREEMENT_MANAGE: "出具和签订协议",
+    Perm.AGREEMENT_VOID: "作废协议",
+    Perm.FLATS_ALLOCATE: "分配安置房",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    Role.CASEWORKER: frozenset({Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ID_REVEAL}),
-    Role.REVIEWER: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL}),
+    Role.CASEWORKER: frozenset(
+        {
+            Perm.REGISTRY_READ,
+            Perm.REGISTRY_WRITE,
+            Perm.ID_REVEAL,
+            Perm.SURVEY_WRITE,
+            Perm.ASSESSMENT_SUBMIT,
+            Perm.NOTICE_MANAGE,
+            Perm.AGREEMENT_MANAGE,
+            Perm.FLATS_ALLOCATE,
+        }
+    ),
+    Role.REVIEWER: frozenset(
+        {Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.PLAN_APPROVE, Perm.ASSESSMENT_APPROVE, Perm.AGREEMENT_VOID}
+    ),
     Role.FINANCE: frozenset({Perm.REGISTRY_READ}),
     Role.AUDITOR: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ}),
-    Role.ADMIN: frozenset({Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE}),
+    Role.ADMIN: frozenset(
+        {Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE, Perm.PROJECTS_MANAGE, Perm.PLAN_EDIT}
+    ),
 }
 
 

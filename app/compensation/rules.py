@@ -150,21 +150,19 @@ def times(quantity: Decimal | int, fen: int) -> int:
 
 def _check_survey(plan: PlanParams, survey: Survey) -> None:
     if survey.persons < 0:
-        raise AssessmentError("persons", "安置人口不能为负数")
+        raise AssessmentError("persons", "不能为负数")
     for i, s in enumerate(survey.structures):
         if s.structure not in plan.structure_rates:
             known = "、".join(STRUCTURES.get(k, k) for k in plan.structure_rates)
-            raise AssessmentError(
-                f"structures.{i}.structure", f"房屋结构“{s.structure}”不在方案中（可选：{known}）"
-            )
+            raise AssessmentError(f"structures.{i}.structure", f"“{s.structure}”不在方案中（可选：{known}）")
         if s.area < 0:
-            raise AssessmentError(f"structures.{i}.area", "建筑面积不能为负数")
+            raise AssessmentError(f"structures.{i}.area", "不能为负数")
     prices = {p.code for p in plan.attachment_prices}
     for i, a in enumerate(survey.attachments):
         if a.code not in prices:
-            raise AssessmentError(f"attachments.{i}.code", f"附属物“{a.code}”不在方案的价格表中")
+            raise AssessmentError(f"attachments.{i}.code", f"“{a.code}”不在方案的附属物价格表中")
         if a.qty < 0:
-            raise AssessmentError(f"attachments.{i}.qty", "附属物数量不能为负数")
+            raise AssessmentError(f"attachments.{i}.qty", "不能为负数")
 
 
 def _property_lines(plan: PlanParams, survey: Survey) -> list[Line]:
@@ -261,7 +259,7 @@ def assess(
     """Every line of domain.md's rules 1–8 for one household and one option."""
     if option.kind not in OPTION_KINDS:
         raise AssessmentError(
-            "option.kind", f"未知的安置方式“{option.kind}”（可选：货币安置、购买存量房安置、安置房安置）"
+            "option.kind", f"“{option.kind}”不是可选的安置方式（货币安置、购买存量房安置、安置房安置）"
         )
     _check_survey(plan, survey)
     lines = _property_lines(plan, survey) + _allowance_lines(plan, survey, option.kind, signed_on, vacated_on)
@@ -271,7 +269,7 @@ def assess(
     cash_rate = plan.cash_rate_per_entitled_sqm
 
     if option.kind != "resettlement_flat" and (option.flats or option.cash_area):
-        raise AssessmentError("option.flats", "只有安置房安置才能选择安置房或部分货币安置面积")
+        raise AssessmentError("option.flats", "只有安置房安置才能选择安置房和部分货币安置面积")
     if option.kind == "cash":
         lines.append(
             Line(
@@ -294,17 +292,15 @@ def assess(
         )
     else:
         if not option.flats:
-            raise AssessmentError("option.flats", "安置房安置请至少选择一套安置房")
+            raise AssessmentError("option.flats", "请至少选择一套安置房")
         for i, area in enumerate(option.flats):
             if area <= 0:
-                raise AssessmentError(f"option.flats.{i}.area", "安置房面积应大于0")
+                raise AssessmentError(f"option.flats.{i}.area", "应大于 0")
         cash_area = option.cash_area
         if cash_area < 0:
-            raise AssessmentError("option.cash_area", "货币安置面积不能为负数")
+            raise AssessmentError("option.cash_area", "不能为负数")
         if cash_area > entitled:
-            raise AssessmentError(
-                "option.cash_area", f"货币安置面积 {sqm(cash_area)} 超过应安置面积 {sqm(entitled)}"
-            )
+            raise AssessmentError("option.cash_area", f"{sqm(cash_area)} 超过应安置面积 {sqm(entitled)}")
         entitled_flat = entitled - cash_area
         excess = flat_area - entitled_flat
         if excess > plan.flat_max_excess_sqm:
@@ -348,36 +344,4 @@ def assess(
         flat_price_basis=flat_basis,
         compensation_total=total,
         net_payable=total - flat_price_due,
-    )
-
-
-def demo_plan(signing_deadline: date) -> PlanParams:
-    """The demo defaults of domain.md (real values differ per county and are entered by the admin)."""
-    from datetime import timedelta
-
-    return PlanParams(
-        structure_rates={"frame": 110_000, "brick_concrete": 90_000, "brick_wood": 65_000, "simple": 30_000},
-        attachment_prices=(
-            AttachmentPrice("wall", "围墙", "米", 8_000),
-            AttachmentPrice("well", "水井", "眼", 150_000),
-            AttachmentPrice("tree", "树木", "棵", 5_000),
-            AttachmentPrice("grave", "坟墓", "座", 300_000),
-            AttachmentPrice("greenhouse", "大棚", "㎡", 3_000),
-        ),
-        relocation_allowance_per_person=120_000,
-        transition_allowance_per_person_month=45_000,
-        transition_months={"cash": 6, "existing_housing": 6, "resettlement_flat": 24},
-        signing_deadline=signing_deadline,
-        signing_bonus_per_person=1_000_000,
-        early_vacate_tiers=(
-            VacateTier(signing_deadline, 20_000),
-            VacateTier(signing_deadline + timedelta(days=30), 10_000),
-        ),
-        entitlement_sqm_per_person=Decimal(40),
-        cash_rate_per_entitled_sqm=250_000,
-        purchase_subsidy_per_entitled_sqm=280_000,
-        flat_price_within=100_000,
-        flat_price_excess=198_000,
-        flat_max_excess_sqm=Decimal(15),
-        public_notice_days=7,
     )

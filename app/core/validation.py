@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
@@ -62,17 +62,43 @@ _TITLES: dict[str, str] = {}
 
 
 def register_titles(*models: type[BaseModel]) -> None:
-    """Make the Chinese titles of these models' fields known to every error message.
-
-    One field name has one title across the application (one term per concept, ui.md); a clash is a bug.
-    """
+    """Make the Chinese titles of these models' fields a fallback for errors whose model is not known."""
     for name, title in titles_of(*models).items():
-        if _TITLES.setdefault(name, title) != title:
-            raise ValueError(f"field {name!r} titled both {_TITLES[name]!r} and {title!r}")
+        _TITLES.setdefault(name, title)
 
 
-def chinese_message(error: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> str:
-    """``户主姓名：必填`` for one pydantic error."""
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]``, ``dict[str, X]`` or ``Annotated[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def title_along(model: type[BaseModel] | None, loc: Sequence[Any]) -> str | None:
+    """The title of the innermost named field on ``loc``, walking the model tree (``survey.structures.0.area``
+    → 建筑面积), so the same field name can carry different titles in different models."""
+    current, title = model, None
+    for part in loc:
+        if current is None or not isinstance(part, str):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            info = next((f for f in current.model_fields.values() if f.alias == part), None)
+        if info is None:
+            continue  # a dict key or the "body" prefix
+        title = info.title or title
+        current = _model_in(info.annotation)
+    return title
+
+
+def chinese_message(
+    error: Mapping[str, Any], titles: Mapping[str, str] | None = None, *, model: type[BaseModel] | None = None
+) -> str:
+    """``户主姓名：必填`` for one pydantic error; ``model`` is the model that was validated, when known."""
     kind = str(error.get("type", ""))
     ctx = dict(error.get("ctx") or {})
     template = _MESSAGES.get(kind)
@@ -84,7 +110,10 @@ def chinese_message(error: Mapping[str, Any], titles: Mapping[str, str] | None =
             msg = template.format(**{k: str(v) for k, v in ctx.items()})
         except (KeyError, IndexError):
             msg = template
-    title = _title_for(error.get("loc", ()), titles if titles is not None else _TITLES)
+    loc = error.get("loc", ())
+    title = title_along(model, loc) if model is not None else None
+    if title is None:
+        title = _title_for(loc, titles if titles is not None else _TITLES)
     return f"{title}：{msg}" if title else msg
 
 

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.deps import LoginRequired
@@ -55,6 +56,13 @@ def wants_html(request: Request) -> bool:
     return not request.url.path.startswith(_MACHINE_PATHS)
 
 
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The pydantic model of the route's JSON body, for titles along an error's location."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
 def status_for(exc: DomainError) -> int:
     for kind, code in STATUS.items():
         if isinstance(exc, kind):
@@ -86,8 +94,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        model = _body_model(request)
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": chinese_message(e), "type": e.get("type", "")}
+            {"loc": list(e.get("loc", ())), "msg": chinese_message(e, model=model), "type": e.get("type", "")}
             for e in exc.errors()
         ]
         if wants_html(request):

@@ -83,10 +83,12 @@ class FormState:
         self.add(name, exc.message)
 
 
-def _field_message(error: Mapping[str, Any], name: str, title: str | None, choose: Iterable[str]) -> str:
+def _field_message(
+    error: Mapping[str, Any], name: str, title: str | None, choose: Iterable[str], model: type[BaseModel]
+) -> str:
     if error.get("type") == "missing" and title:
         return f"请选择{title}" if name in choose else f"请填写{title}"
-    message = chinese_message(error)
+    message = chinese_message(error, model=model)
     prefix = f"{title}：" if title else ""
     # Next to its field the label is already on screen; the message alone reads better.
     return message[len(prefix) :] if prefix and message.startswith(prefix) else message
@@ -119,9 +121,9 @@ def validate(
             title = info.title if info else None
             shown = rename.get(name, name) if rename and name else name
             if shown in state.fields:
-                state.add(shown, _field_message(error, name or "", title, choose))
+                state.add(shown, _field_message(error, name or "", title, choose, model))
             else:
-                state.add(None, chinese_message(error))
+                state.add(None, chinese_message(error, model=model))
         return None
 
 

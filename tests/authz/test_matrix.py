@@ -298,6 +298,12 @@ def no_fields(aim: Aim) -> dict[str, Any]:
     return {}
 
 
+def quote_body() -> dict[str, Any]:
+    from tests.compensation.test_quote_api import BODY
+
+    return BODY
+
+
 R, W, REVEAL = Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ID_REVEAL
 AUDIT, USERS_ = Perm.AUDIT_READ, Perm.USERS_MANAGE
 
@@ -316,6 +322,8 @@ _ROUTES = [
         changes=True,
     ),
     api("GET", "/villages", R, check=check_villages),
+    # A stateless calculator over the body alone: nothing to aim outside anyone's areas.
+    api("POST", "/compensation/quote", R, body=lambda _aim: quote_body()),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",

@@ -1,0 +1,102 @@
+"""The trial calculator (试算) and assessment payloads: money and areas as two-decimal strings."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from app.compensation import rules
+from app.core.text import CleanText
+from app.core.validation import register_titles
+from app.plans.schemas import Area, PlanParamsIn
+
+Quantity = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1000000"), max_digits=9, decimal_places=2),
+    PlainSerializer(lambda v: f"{v:.2f}", return_type=str),
+]
+OptionKind = Literal["cash", "existing_housing", "resettlement_flat"]
+
+
+class StructureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    structure: CleanText = Field(min_length=1, max_length=30, title="房屋结构")
+    area: Area = Field(title="建筑面积")
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: CleanText = Field(min_length=1, max_length=30, title="附属物")
+    qty: Quantity = Field(title="数量")
+
+
+class SurveyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    persons: int = Field(ge=0, le=100, title="安置人口")
+    structures: list[StructureIn] = Field(default_factory=list, max_length=100, title="房屋")
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=200, title="附属物清单")
+
+    def to_rules(self) -> rules.Survey:
+        return rules.Survey(
+            persons=self.persons,
+            structures=tuple(rules.Structure(s.structure, s.area) for s in self.structures),
+            attachments=tuple(rules.Attachment(a.code, a.qty) for a in self.attachments),
+        )
+
+
+class FlatChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area: Area = Field(title="安置房面积")
+
+
+class OptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: OptionKind = Field(title="安置方式")
+    flats: list[FlatChoice] = Field(default_factory=list, max_length=10, title="安置房")
+    cash_area: Area = Field(default=Decimal(0), title="货币安置面积")
+
+    def to_rules(self) -> rules.Option:
+        return rules.Option(self.kind, tuple(f.area for f in self.flats), self.cash_area)
+
+
+class QuoteIn(BaseModel):
+    """试算: the assessment rules on given inputs; nothing is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: PlanParamsIn = Field(title="补偿安置方案")
+    survey: SurveyIn = Field(title="调查登记")
+    option: OptionIn = Field(title="安置方式选择")
+    signed_on: date | None = Field(default=None, title="签约日期")
+    vacated_on: date | None = Field(default=None, title="腾房日期")
+
+
+class LineOut(BaseModel):
+    code: str
+    label: str
+    basis: str
+    amount: str
+    payable_on_proof: bool = False
+
+
+class QuoteOut(BaseModel):
+    lines: list[LineOut]
+    entitled_area: str
+    flat_area: str
+    compensation_total: str
+    compensation_total_in_words: str
+    flat_price_due: str
+    flat_price_basis: str
+    net_payable: str
+    net_payable_in_words: str
+
+
+register_titles(StructureIn, AttachmentIn, SurveyIn, FlatChoice, OptionIn, QuoteIn)
