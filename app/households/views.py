@@ -24,7 +24,7 @@ from app.core.errors import Conflict, InvalidInput
 from app.core.idcard import InvalidIdNumber, looks_like_id_number, parse_id_number
 from app.core.params import HouseholdId, MemberId, PageNo, VillageId
 from app.core.text import QueryText, is_clean
-from app.households import service
+from app.households import progress, service
 from app.households.models import RELATIONS, Household, Member
 from app.households.schemas import HouseholdIn, HouseholdUpdate, MemberIn, MemberMove, MemberUpdate
 from app.web.errors import status_for
@@ -214,11 +214,19 @@ async def household_new(
 # ---------------------------------------------------------------- the household page
 
 
-def _next_step(members: list[Member]) -> str:
-    registered = [m for m in members if m.status == "registered"]
-    if not any(m.relation == "head" for m in registered):
-        return "本户目前没有在册户主。下一步：新增户主，或把一位在册成员的与户主关系改为“户主”。"
-    return f"户籍信息已登记（在册 {len(registered)} 人）。下一步：房屋调查登记（该功能尚未开放）。"
+async def household_frame(session: AsyncSession, principal: Principal, household_id: int) -> dict[str, Any]:
+    """What every household tab page shows above its own content: header, progress hint, tab bar.
+
+    Tab pages render a template that extends ``household_page.html`` with ``{**frame, ...}``."""
+    row = await service.household_row(session, principal, household_id)
+    members = list(await service.members_of(session, household_id))
+    return {
+        "row": row,
+        "household": row.household,
+        "members": members,
+        "next_step": await progress.next_step(session, household_id, members),
+        "can_write": principal.can(Perm.REGISTRY_WRITE),
+    }
 
 
 async def _household_page(
@@ -229,21 +237,16 @@ async def _household_page(
     *,
     revealed: Mapping[int, str] | None = None,
 ) -> HTMLResponse:
-    row = await service.household_row(session, principal, household_id)
-    members = list(await service.members_of(session, household_id))
+    frame = await household_frame(session, principal, household_id)
     events = await audit.household_history(session, household_id)
-    history = await history_rows(session, events, member_names={m.id: m.name for m in members})
+    history = await history_rows(session, events, member_names={m.id: m.name for m in frame["members"]})
     return render(
         request,
         "household.html",
         {
-            "row": row,
-            "household": row.household,
-            "members": members,
+            **frame,
             "history": history,
-            "next_step": _next_step(members),
             "revealed": revealed or {},
-            "can_write": principal.can(Perm.REGISTRY_WRITE),
             "can_reveal": principal.can(Perm.ID_REVEAL),
         },
     )

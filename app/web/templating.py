@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,28 @@ env.globals["MEMBER_STATUSES"] = MEMBER_STATUSES
 env.globals["SEXES"] = SEXES
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdTab:
+    key: str
+    label: str
+    url: str | None  # ``{id}`` is the household id; None: not open yet
+
+
+# The household page's tabs (ui.md); each is a page of its own under /households/{id}.
+HOUSEHOLD_TABS: list[HouseholdTab] = [
+    HouseholdTab("members", "家庭成员", "/households/{id}"),
+    HouseholdTab("survey", "房屋调查", None),
+    HouseholdTab("assessment", "补偿核算", None),
+    HouseholdTab("notice", "公示与异议", None),
+    HouseholdTab("agreement", "协议", None),
+    HouseholdTab("flats", "安置房", None),
+    HouseholdTab("payments", "付款", None),
+    HouseholdTab("social", "社保", None),
+    HouseholdTab("history", "操作记录", "/households/{id}#history"),
+]
+env.globals["HOUSEHOLD_TABS"] = HOUSEHOLD_TABS
 env.globals["Perm"] = Perm
 
 

@@ -324,6 +324,10 @@ _ROUTES = [
     api("GET", "/villages", R, check=check_villages),
     # A stateless calculator over the body alone: nothing to aim outside anyone's areas.
     api("POST", "/compensation/quote", R, body=lambda _aim: quote_body()),
+    # ---- issue 3: projects and plans (add entries below this line)
+    # ---- issue 3: survey and assessment (add entries below this line)
+    # ---- issue 3: notices, objections and agreements (add entries below this line)
+    # ---- issue 3: flats (add entries below this line)
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",
