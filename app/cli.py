@@ -35,7 +35,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 
 DEMO_HINT = (
-    "演示账号 Demo accounts: caseworker, caseworker2, reviewer, finance, auditor, admin — "
+    "演示账号 Demo accounts: caseworker, caseworker2, reviewer, reviewer2, finance, auditor, admin — "
     "密码 password: Anzhi@2026（仅供演示 demo only）"
 )
 

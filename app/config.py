@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     login_lock_after: int = 10
     login_lock_minutes: int = 15
     log_level: str = "INFO"
+    # The address residents reach this service at (``https://anzhi.example.gov.cn``): printed in front of the
+    # verification link of an agreement's QR code so a phone can open it. Unset: the path alone.
+    public_base_url: str | None = None
 
     @property
     def is_production(self) -> bool:

@@ -96,17 +96,30 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.compensation import api as compensation_api
+    from app.compensation import views as compensation_views
     from app.households import api as households_api
     from app.households import views as households_views
+    from app.plans import api as plans_api
+    from app.plans import views as plans_views
     from app.web import errors
     from app.web import views as web_views
     from app.web.templating import STATIC_DIR
 
     errors.install(app)
-    for module in (auth_api, households_api, audit_api, compensation_api):
+    for module in (auth_api, households_api, audit_api, compensation_api, plans_api):
         app.include_router(module.router)
-    for module in (web_views, households_views, audit_views):
+    for module in (web_views, households_views, audit_views, compensation_views, plans_views):
         app.include_router(module.router, include_in_schema=False)
+    from app.flats import api as flats_api
+    from app.flats import views as flats_views
+
+    app.include_router(flats_api.router)
+    app.include_router(flats_views.router, include_in_schema=False)
+    from app.agreements import api as agreements_api
+    from app.agreements import views as agreements_views
+
+    app.include_router(agreements_api.router)
+    app.include_router(agreements_views.router, include_in_schema=False)
     _install_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import

@@ -12,8 +12,10 @@ anzhi_bootstrap() {
     root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
     cd -- "$root"
 
-    # WeasyPrint (Pango, HarfBuzz subsetting) and CJK fonts at run time; python3 + venv to set up.
-    local packages=(python3 python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
+    # WeasyPrint (Pango, HarfBuzz subsetting) and CJK fonts at run time; python3 + venv to set up; poppler-utils
+    # (pdffonts, pdftotext, pdftoppm) for the tests that check the PDFs' fonts and text.
+    local packages=(python3 python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+        poppler-utils)
     local missing=() pkg
 
     if command -v dpkg-query >/dev/null 2>&1; then

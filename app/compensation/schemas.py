@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -99,4 +99,84 @@ class QuoteOut(BaseModel):
     net_payable_in_words: str
 
 
-register_titles(StructureIn, AttachmentIn, SurveyIn, FlatChoice, OptionIn, QuoteIn)
+# ---------------------------------------------------------------- the household survey and assessments
+
+Mu = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("100000"), max_digits=10, decimal_places=4),
+    PlainSerializer(lambda v: f"{v:.4f}", return_type=str),
+]
+
+
+class SurveySave(SurveyIn):
+    """调查登记 as saved: the assessed inputs plus land (亩) and the survey date; ``version`` guards against a
+    concurrent edit (leave it out for the first save)."""
+
+    contracted_mu: Mu = Field(default=Decimal(0), title="承包地面积（亩）")
+    acquired_mu: Mu = Field(default=Decimal(0), title="被征收土地面积（亩）")
+    surveyed_on: date | None = Field(default=None, title="调查日期")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, title="版本号")
+
+
+class SurveyOut(BaseModel):
+    household_id: int
+    recorded: bool
+    persons: int
+    contracted_mu: str
+    acquired_mu: str
+    surveyed_on: date | None
+    structures: list[StructureIn]
+    attachments: list[AttachmentIn]
+    version: int | None
+
+
+class AssessmentIn(BaseModel):
+    """提交补偿核算: the project (its approved plan is used), the option and the agreed dates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int = Field(ge=1, le=2**31 - 1, title="征收项目")
+    option: OptionIn = Field(title="安置方式选择")
+    signed_on: date | None = Field(default=None, title="约定签约日期")
+    vacated_on: date | None = Field(default=None, title="约定腾房日期")
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: CleanText = Field(min_length=1, max_length=1000, title="退回意见")
+
+
+class AssessmentOut(BaseModel):
+    id: int
+    household_id: int
+    project_id: int
+    plan_id: int
+    plan_version: int
+    status: str
+    status_label: str
+    option_kind: str
+    option_label: str
+    option: dict[str, Any]
+    signed_on: date | None
+    vacated_on: date | None
+    inputs: dict[str, Any]
+    lines: list[LineOut]
+    entitled_area: str
+    flat_area: str
+    compensation_total: str
+    compensation_total_in_words: str
+    flat_price_due: str
+    flat_price_basis: str
+    net_payable: str
+    net_payable_in_words: str
+    created_by: str | None
+    created_at: datetime
+    reviewer: str | None
+    reviewed_at: datetime | None
+    review_comment: str | None
+
+
+register_titles(
+    StructureIn, AttachmentIn, SurveyIn, FlatChoice, OptionIn, QuoteIn, SurveySave, AssessmentIn, ReturnIn
+)

@@ -104,11 +104,25 @@ class UserSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectSpec:
+    """A 征收项目 with an approved plan (domain.md's demo parameters) for each of its villages, drafted by
+    ``author`` and approved by ``reviewer`` (maker-checker)."""
+
+    code: str
+    name: str
+    villages: tuple[tuple[str, str], ...]  # (village code, abbreviation for agreement numbers)
+    signing_deadline: date
+    author: str
+    reviewer: str
+
+
+@dataclass(frozen=True, slots=True)
 class DemoData:
     county: AreaSpec
     townships: tuple[AreaSpec, ...]
     villages: tuple[VillageData, ...]
     users: tuple[UserSpec, ...]
+    projects: tuple[ProjectSpec, ...] = ()
 
     def areas(self) -> list[AreaSpec]:
         """Every area, parents before children."""
@@ -146,9 +160,29 @@ USERS = (
         tuple(v.code for v in VILLAGES if v.township_code == "410727102"),
     ),
     UserSpec("reviewer", "李国栋", "reviewer", ("410727101",)),
+    UserSpec("reviewer2", "周文斌", "reviewer", ("410727102",)),
     UserSpec("finance", "张静", "finance", (COUNTY_CODE,)),
     UserSpec("auditor", "赵明轩", "auditor", (COUNTY_CODE,)),
     UserSpec("admin", "刘建华", "admin", (COUNTY_CODE,)),
+)
+
+PROJECTS = (
+    ProjectSpec(
+        "FQ-2022",
+        "封丘县2022年前方庄村征收项目",
+        (("410727101201", "QFZ"),),
+        date(2022, 9, 30),
+        author="admin",
+        reviewer="reviewer",
+    ),
+    ProjectSpec(
+        "FQ-2023",
+        "封丘县新区征收项目",
+        tuple((v.code, v.register_prefix) for v in VILLAGES if v.township_code == "410727102"),
+        date(2023, 9, 30),
+        author="admin",
+        reviewer="reviewer2",
+    ),
 )
 
 
@@ -504,4 +538,5 @@ def generate() -> DemoData:
         townships=TOWNSHIPS,
         villages=villages,
         users=USERS,
+        projects=PROJECTS,
     )

@@ -23,13 +23,17 @@ from app.areas.models import Area
 from app.audit import service as audit
 from app.auth import service as auth_service
 from app.auth.models import User
-from app.auth.policy import SYSTEM
+from app.auth.policy import SYSTEM, Principal
 from app.core.context import request_id_var
 from app.core.errors import Conflict
 from app.core.idcard import mask_id_number, parse_id_number
-from app.demo.generate import COUNTY_CODE, DEMO_PASSWORD, DemoData, VillageData, generate
+from app.demo.generate import COUNTY_CODE, DEMO_PASSWORD, DemoData, ProjectSpec, VillageData, generate
+from app.flats import service as flats_service
 from app.households.models import Household, Member
 from app.households.service import household_snapshot, id_cipher, member_snapshot
+from app.plans import service as plans_service
+from app.plans.models import Project
+from app.plans.schemas import demo_params
 
 Progress = Callable[[str], None]
 
@@ -48,6 +52,9 @@ class VillageResult:
 class DemoResult:
     areas_added: int = 0
     users_added: int = 0
+    projects_added: int = 0
+    plans_added: int = 0
+    units_added: int = 0
     villages: list[VillageResult] = field(default_factory=list)
 
     @property
@@ -60,7 +67,13 @@ class DemoResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.areas_added or self.users_added or self.households_added)
+        return bool(
+            self.areas_added
+            or self.users_added
+            or self.households_added
+            or self.projects_added
+            or self.units_added
+        )
 
     @property
     def summary(self) -> str:
@@ -68,7 +81,8 @@ class DemoResult:
             return "演示数据已存在，未作更改 (demo data already present, nothing changed)"
         return (
             f"已载入演示数据：新增区划 {self.areas_added} 个、用户 {self.users_added} 个、"
-            f"被征收户 {self.households_added} 户、家庭成员 {self.members_added} 人"
+            f"被征收户 {self.households_added} 户、家庭成员 {self.members_added} 人、"
+            f"征收项目 {self.projects_added} 个（已批准的补偿方案 {self.plans_added} 套）"
         )
 
 
@@ -98,6 +112,12 @@ async def load_demo(
                 f"[{i}/{len(data.villages)}] {outcome.name}：{outcome.households} 户 / {outcome.people} 人 … {done}"
                 + (f"（{outcome.seconds:.1f} 秒）" if outcome.households_added else "")
             )
+        for spec in data.projects:
+            added = await _ensure_project(session, spec, result)
+            progress(f"征收项目 {spec.code} {spec.name}：{'新增，方案已批准' if added else '已存在'}")
+        flats = await flats_service.ensure_demo_flats(session, "FQ-2022")
+        progress(f"安置房源：{'新增 ' + str(flats) + ' 套' if flats else '已存在'}")
+        result.units_added = flats
         if result.changed:
             await audit.record(
                 session,
@@ -111,6 +131,8 @@ async def load_demo(
                     "users_added": result.users_added,
                     "households_added": result.households_added,
                     "members_added": result.members_added,
+                    "projects_added": result.projects_added,
+                    "units_added": result.units_added,
                 },
             )
         return result
@@ -257,3 +279,42 @@ async def _load_village(session: AsyncSession, village: VillageData, areas: dict
     outcome.members_added = sum(len(rows) for rows in members)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+async def _ensure_project(session: AsyncSession, spec: ProjectSpec, result: DemoResult) -> bool:
+    """The project with an approved plan version 1 per village, unless a project with its code exists. The plans
+    go through ``plans.service`` as staff would make them: drafted and submitted by the demo admin, approved by
+    the township's demo reviewer (maker-checker)."""
+    if await session.scalar(select(Project.id).where(Project.code == spec.code)) is not None:
+        return False
+    author = await _demo_principal(session, spec.author)
+    reviewer = await _demo_principal(session, spec.reviewer)
+    village_ids = {
+        a.code: a.id
+        for a in (
+            await session.scalars(select(Area).where(Area.code.in_([code for code, _abbr in spec.villages])))
+        ).all()
+    }
+    project = await plans_service.create_project(
+        session,
+        author,
+        code=spec.code,
+        name=spec.name,
+        villages=[(village_ids[code], abbr) for code, abbr in spec.villages],
+    )
+    for code, _abbr in spec.villages:
+        plan = await plans_service.new_draft(
+            session, author, project.id, village_ids[code], demo_params(spec.signing_deadline)
+        )
+        await plans_service.submit(session, author, plan.id)
+        await plans_service.approve(session, reviewer, plan.id)
+        result.plans_added += 1
+    result.projects_added += 1
+    return True
+
+
+async def _demo_principal(session: AsyncSession, username: str) -> Principal:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise Conflict(f"找不到演示账号 {username}，无法载入演示征收项目", field="username")
+    return await auth_service.principal_for(session, user)

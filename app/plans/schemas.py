@@ -3,7 +3,7 @@ decimals), areas ``"40.00"`` (㎡). One model serves the stored plan versions an
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -170,4 +170,108 @@ def demo_params(signing_deadline: date) -> PlanParamsIn:
     )
 
 
-register_titles(PlanParamsIn, AttachmentPriceIn, VacateTierIn, TransitionMonthsIn)
+# ---------------------------------------------------------------- projects and plan versions over the API
+
+INT_MAX = 2**31 - 1
+
+
+class ProjectVillageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    village_id: int = Field(ge=1, le=INT_MAX, title="村")
+    abbr: CleanText = Field(min_length=1, max_length=10, pattern=r"^[A-Z0-9]{1,10}$", title="村简称")
+
+
+class ProjectIn(BaseModel):
+    """A new 征收项目 of the caller's county."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: CleanText = Field(
+        min_length=1, max_length=20, pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)*$", title="项目编号"
+    )
+    name: CleanText = Field(min_length=1, max_length=100, title="项目名称")
+    villages: list[ProjectVillageIn] = Field(min_length=1, max_length=100, title="涉及的村")
+
+    @field_validator("villages")
+    @classmethod
+    def _distinct(cls, value: list[ProjectVillageIn]) -> list[ProjectVillageIn]:
+        ids = [v.village_id for v in value]
+        abbrs = [v.abbr for v in value]
+        if len(set(ids)) != len(ids):
+            raise field_error("villages", "同一个村只能选一次")
+        duplicate = next((a for a in abbrs if abbrs.count(a) > 1), None)
+        if duplicate:
+            raise field_error("villages", f"村简称“{duplicate}”重复，每个村的简称须不同")
+        return value
+
+
+class ProjectVillageOut(BaseModel):
+    project_id: int
+    project_code: str
+    project_name: str
+    village_id: int
+    village_name: str
+    abbr: str
+    approved_version: int | None = Field(title="现行方案版本")
+    latest_version: int | None = Field(title="最新方案版本")
+    latest_status: str | None = Field(title="最新版本状态")
+
+
+class ProjectOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    county_code: str
+    villages: list[ProjectVillageOut]
+
+
+class PlanDraftIn(BaseModel):
+    """A new draft version; without ``params`` it copies the latest version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: PlanParamsIn | None = Field(default=None, title="方案参数")
+
+
+class PlanUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: PlanParamsIn = Field(title="方案参数")
+    lock_version: int = Field(ge=1, le=2**63 - 1, title="版本号")
+
+
+class SendBackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: CleanText = Field(min_length=1, max_length=1000, title="退回意见")
+
+
+class PlanOut(BaseModel):
+    id: int
+    project_id: int
+    village_id: int
+    version: int
+    status: str
+    status_label: str
+    params: PlanParamsIn
+    author_id: int | None
+    reviewer_id: int | None
+    review_comment: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    approved_at: datetime | None
+    superseded_at: datetime | None
+    lock_version: int
+
+
+register_titles(
+    PlanParamsIn,
+    AttachmentPriceIn,
+    VacateTierIn,
+    TransitionMonthsIn,
+    ProjectIn,
+    ProjectVillageIn,
+    PlanUpdateIn,
+    SendBackIn,
+)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
 from app.audit import service as audit
@@ -329,3 +330,90 @@ async def pending_reviews(session: AsyncSession, principal: Principal) -> Sequen
             .order_by(Plan.submitted_at)
         )
     ).all()
+
+
+# ---------------------------------------------------------------- what the pages and the API show
+
+
+@dataclass(frozen=True, slots=True)
+class VillagePlans:
+    """A project village with its version in force and its newest version."""
+
+    row: ProjectVillageRow
+    approved: Plan | None
+    latest: Plan | None
+
+
+async def overview(
+    session: AsyncSession, principal: Principal, project_id: int | None = None
+) -> list[VillagePlans]:
+    rows = await project_villages(session, principal, project_id)
+    if not rows:
+        return []
+    plans = (
+        await session.scalars(
+            select(Plan)
+            .where(
+                Plan.project_id.in_({r.project.id for r in rows}),
+                scope_clause(principal, Plan.area_path),
+            )
+            .order_by(Plan.version)
+        )
+    ).all()
+    approved: dict[tuple[int, int], Plan] = {}
+    latest: dict[tuple[int, int], Plan] = {}
+    for p in plans:
+        key = (p.project_id, p.village_id)
+        latest[key] = p
+        if p.status == "approved":
+            approved[key] = p
+    return [
+        VillagePlans(
+            r,
+            approved.get((r.project.id, r.link.village_id)),
+            latest.get((r.project.id, r.link.village_id)),
+        )
+        for r in rows
+    ]
+
+
+async def county_villages(session: AsyncSession, actor: Principal) -> list[tuple[Area, str]]:
+    """The villages a new project may cover (the actor's county and areas), with their township's name."""
+    require(actor, Perm.PROJECTS_MANAGE)
+    township = aliased(Area)
+    rows = (
+        await session.execute(
+            select(Area, township.name)
+            .join(township, township.id == Area.parent_id)
+            .where(
+                Area.level == "village",
+                Area.county_code == actor.county_code,
+                scope_clause(actor, Area.path),
+            )
+            .order_by(Area.code)
+        )
+    ).all()
+    return [(a, str(t)) for a, t in rows]
+
+
+async def previous_version(session: AsyncSession, plan: Plan) -> Plan | None:
+    """The version this one follows (the caller is already authorised for the plan)."""
+    return await session.scalar(
+        select(Plan).where(
+            Plan.project_id == plan.project_id,
+            Plan.village_id == plan.village_id,
+            Plan.version == plan.version - 1,
+        )
+    )
+
+
+async def user_names(session: AsyncSession, ids: Sequence[int | None]) -> dict[int, str]:
+    from app.auth.models import User
+
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = (
+        await session.execute(select(User.id, User.full_name, User.username).where(User.id.in_(wanted)))
+    ).all()
+    return {i: (full or name) for i, full, name in rows}

@@ -45,11 +45,11 @@ class HouseholdTab:
 # The household page's tabs (ui.md); each is a page of its own under /households/{id}.
 HOUSEHOLD_TABS: list[HouseholdTab] = [
     HouseholdTab("members", "家庭成员", "/households/{id}"),
-    HouseholdTab("survey", "房屋调查", None),
-    HouseholdTab("assessment", "补偿核算", None),
-    HouseholdTab("notice", "公示与异议", None),
-    HouseholdTab("agreement", "协议", None),
-    HouseholdTab("flats", "安置房", None),
+    HouseholdTab("survey", "房屋调查", "/households/{id}/survey"),
+    HouseholdTab("assessment", "补偿核算", "/households/{id}/assessments"),
+    HouseholdTab("notice", "公示与异议", "/households/{id}/notice"),
+    HouseholdTab("agreement", "协议", "/households/{id}/agreements"),
+    HouseholdTab("flats", "安置房", "/households/{id}/flats"),
     HouseholdTab("payments", "付款", None),
     HouseholdTab("social", "社保", None),
     HouseholdTab("history", "操作记录", "/households/{id}#history"),

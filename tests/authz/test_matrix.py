@@ -46,6 +46,7 @@ from app.auth.policy import SYSTEM, Perm
 from app.core.idcard import make_id_number
 from app.households import service as households
 from app.households.schemas import HouseholdIn
+from tests.authz import flats_world, plans_world
 from tests.seed import AREAS, HOUSEHOLDS, PASSWORD, SEED
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -60,11 +61,25 @@ USERS = ("cw_a", "rv_a", "fin", "aud", "adm")
 # domain.md, "Who uses it": what each role may do.
 GRANTS: dict[str, frozenset[Perm]] = {
     "cw_a": frozenset({Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ID_REVEAL}),
-    "rv_a": frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL}),
+    "rv_a": frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.PLAN_APPROVE}),
     "fin": frozenset({Perm.REGISTRY_READ}),
     "aud": frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ}),
-    "adm": frozenset({Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE}),
+    "adm": frozenset(
+        {Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE, Perm.PROJECTS_MANAGE, Perm.PLAN_EDIT}
+    ),
 }
+
+# Issue 3, survey and assessment: the caseworker surveys and submits, a reviewer approves (domain.md).
+GRANTS["cw_a"] |= {Perm.SURVEY_WRITE, Perm.ASSESSMENT_SUBMIT}
+GRANTS["rv_a"] |= {Perm.ASSESSMENT_APPROVE}
+
+# Issue 3, notices and agreements: the caseworker notices, records objections, issues and records signing; a
+# reviewer voids (domain.md).
+GRANTS["cw_a"] |= {Perm.NOTICE_MANAGE, Perm.AGREEMENT_MANAGE}
+GRANTS["rv_a"] |= {Perm.AGREEMENT_VOID}
+# Issue 3, flats: the caseworker draws the lottery and allocates; the admin registers buildings and units
+# (PROJECTS_MANAGE, above).
+GRANTS["cw_a"] |= {Perm.FLATS_ALLOCATE}
 
 # The seeded households: h1 前方庄村 and h2 后方庄村 (王村乡), h3 东关村 (城关乡), h4 西街村 in another county.
 LABELS = ("h1", "h2", "h3", "h4")
@@ -113,8 +128,25 @@ Kind = Literal[
     "person",  # a registered person's full ID number (search)
     "new_person",  # an ID number for a new member: unused inside the caller's areas, someone else's outside
     "opaque",  # an id the matrix cannot aim: one that exists nowhere
+    # flats (tests/authz/flats_world.py): per label, a project over its village only, and what is in it
+    "flats_project",
+    "flats_fresh_project",
+    "flats_building",
+    "flats_unit",
+    "flats_allocation",
+    "flats_household",
+    "flats_village",
+    "project",  # a project over the label's village whose plan has no version yet
+    "draft_plan",  # a draft plan version of the label's village
+    "submitted_plan",  # a plan version of the label's village awaiting review
 ]
-PATH_KINDS: dict[str, Kind] = {"household_id": "household", "member_id": "member", "village_id": "village"}
+PATH_KINDS: dict[str, Kind] = {
+    "household_id": "household",
+    "member_id": "member",
+    "village_id": "village",
+    "project_id": "project",
+    "plan_id": "draft_plan",
+}
 
 NOT_FOUND_OR_FORBIDDEN = frozenset({403, 404})
 REFUSED_INPUT = frozenset({403, 404, 422})  # a body field naming something outside the caller's areas
@@ -136,6 +168,7 @@ class Op:
     ok: frozenset[int] = frozenset({200})
     changes: bool = False  # a success changes the data or the audit trail (writes, reads of full ID numbers)
     check: CheckFn | None = None
+    kinds: Mapping[str, Kind] = field(default_factory=dict)  # path parameters aimed unlike PATH_KINDS says
 
     @property
     def key(self) -> tuple[str, str]:
@@ -151,7 +184,8 @@ class Op:
 
     def slots(self) -> dict[str, tuple[Kind, frozenset[int]]]:
         path: dict[str, tuple[Kind, frozenset[int]]] = {
-            name: (PATH_KINDS.get(name, "opaque"), NOT_FOUND_OR_FORBIDDEN) for name in self.path_params
+            name: (self.kinds.get(name) or PATH_KINDS.get(name, "opaque"), NOT_FOUND_OR_FORBIDDEN)
+            for name in self.path_params
         }
         return {**path, **self.body_slots}
 
@@ -325,9 +359,352 @@ _ROUTES = [
     # A stateless calculator over the body alone: nothing to aim outside anyone's areas.
     api("POST", "/compensation/quote", R, body=lambda _aim: quote_body()),
     # ---- issue 3: projects and plans (add entries below this line)
+    api("GET", "/projects", R),
+    api(
+        "POST",
+        "/projects",
+        Perm.PROJECTS_MANAGE,
+        body=plans_world.project_body,
+        body_slots={"village_id": ("village", REFUSED_INPUT)},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api("GET", "/projects/{project_id}/villages/{village_id}/plans", R),
+    api(
+        "POST",
+        "/projects/{project_id}/villages/{village_id}/plans",
+        Perm.PLAN_EDIT,
+        body=plans_world.first_version_body,
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api("GET", "/plans/{plan_id}", R),
+    api("PUT", "/plans/{plan_id}", Perm.PLAN_EDIT, body=plans_world.plan_update_body, changes=True),
+    api("POST", "/plans/{plan_id}/submit", Perm.PLAN_EDIT, changes=True),
+    api(
+        "POST",
+        "/plans/{plan_id}/approve",
+        Perm.PLAN_APPROVE,
+        kinds={"plan_id": "submitted_plan"},
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/plans/{plan_id}/send-back",
+        Perm.PLAN_APPROVE,
+        body=plans_world.send_back_body,
+        kinds={"plan_id": "submitted_plan"},
+        changes=True,
+    ),
+    web("GET", "/projects", R),
+    web("GET", "/projects/new", Perm.PROJECTS_MANAGE),
+    web(
+        "POST",
+        "/projects/new",
+        Perm.PROJECTS_MANAGE,
+        body=plans_world.web_project_body,
+        body_slots={"village_id": ("village", REFUSED_INPUT)},
+        changes=True,
+    ),
+    web("GET", "/projects/{project_id}/villages/{village_id}/plans", R),
+    web("GET", "/projects/{project_id}/villages/{village_id}/plans/new", Perm.PLAN_EDIT),
+    web(
+        "POST",
+        "/projects/{project_id}/villages/{village_id}/plans/new",
+        Perm.PLAN_EDIT,
+        body=plans_world.web_first_version_body,
+        changes=True,
+    ),
+    web("GET", "/plans/reviews", Perm.PLAN_APPROVE),
+    web("GET", "/plans/{plan_id}", R),
+    web("GET", "/plans/{plan_id}/edit", Perm.PLAN_EDIT),
+    web("POST", "/plans/{plan_id}/edit", Perm.PLAN_EDIT, body=plans_world.web_plan_edit_body, changes=True),
+    web("POST", "/plans/{plan_id}/submit", Perm.PLAN_EDIT, body=no_fields, changes=True),
+    web(
+        "POST",
+        "/plans/{plan_id}/approve",
+        Perm.PLAN_APPROVE,
+        body=plans_world.approve_body,
+        kinds={"plan_id": "submitted_plan"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/plans/{plan_id}/send-back",
+        Perm.PLAN_APPROVE,
+        body=plans_world.send_back_body,
+        kinds={"plan_id": "submitted_plan"},
+        changes=True,
+    ),
     # ---- issue 3: survey and assessment (add entries below this line)
+    api("GET", "/households/{household_id}/survey", R),
+    api(
+        "PUT",
+        "/households/{household_id}/survey",
+        Perm.SURVEY_WRITE,
+        body=lambda _aim: {"persons": 3, "structures": [{"structure": "frame", "area": "80.00"}]},
+        changes=True,
+    ),
+    api("GET", "/households/{household_id}/assessments", R),
+    # The matrix's world has no survey (and maybe no approved plan): an authorised caller gets as far as being
+    # told what is missing; tests/compensation covers submitting for real.
+    api(
+        "POST",
+        "/households/{household_id}/assessments",
+        Perm.ASSESSMENT_SUBMIT,
+        body=lambda _aim: {"project_id": 1, "option": {"kind": "cash"}},
+        ok=frozenset({409, 422}),
+    ),
+    api("GET", "/assessments/{assessment_id}", R),
+    api("POST", "/assessments/{assessment_id}/approve", Perm.ASSESSMENT_APPROVE),
+    api(
+        "POST",
+        "/assessments/{assessment_id}/return",
+        Perm.ASSESSMENT_APPROVE,
+        body=lambda _aim: {"comment": "矩阵退回"},
+    ),
+    web("GET", "/households/{household_id}/survey", R, check=check_page_shows("household_id")),
+    web(
+        "POST",
+        "/households/{household_id}/survey",
+        Perm.SURVEY_WRITE,
+        body=lambda _aim: {"persons": "3", "s0_structure": "frame", "s0_area": "80", "version": ""},
+        changes=True,
+    ),
+    web("GET", "/households/{household_id}/assessments", R, check=check_page_shows("household_id")),
+    web(
+        "POST",
+        "/households/{household_id}/assessments/preview",
+        Perm.ASSESSMENT_SUBMIT,
+        body=lambda _aim: {"project_id": "1", "option_kind": "cash"},
+        ok=frozenset({409, 422}),
+    ),
+    web(
+        "POST",
+        "/households/{household_id}/assessments",
+        Perm.ASSESSMENT_SUBMIT,
+        body=lambda _aim: {"project_id": "1", "option_kind": "cash"},
+        ok=frozenset({409, 422}),
+    ),
+    web("POST", "/assessments/{assessment_id}/approve", Perm.ASSESSMENT_APPROVE, body=no_fields),
+    web(
+        "POST",
+        "/assessments/{assessment_id}/return",
+        Perm.ASSESSMENT_APPROVE,
+        body=lambda _aim: {"comment": "矩阵退回"},
+    ),
+    web("GET", "/assessments/reviews", Perm.ASSESSMENT_APPROVE),
     # ---- issue 3: notices, objections and agreements (add entries below this line)
+    # The matrix's world has no approved assessment, notice or agreement: an authorised caller gets as far as
+    # being told what is missing (409/422); ids of notices, objections, agreements and bulk jobs are opaque here.
+    # tests/agreements covers the successful paths.
+    api("GET", "/villages/{village_id}/notices", R),
+    api(
+        "POST",
+        "/villages/{village_id}/notices",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"project_id": 2**31 - 1},
+        ok=frozenset({422}),
+    ),
+    api("GET", "/notices/{notice_id}", R),
+    api("GET", "/notices/{notice_id}/pdf", R),
+    api("GET", "/households/{household_id}/objections", R),
+    api(
+        "POST",
+        "/households/{household_id}/objections",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"raised_on": "2022-09-01", "raised_by_name": "矩阵", "content": "矩阵异议"},
+        ok=frozenset({409}),
+    ),
+    api(
+        "POST",
+        "/objections/{objection_id}/resolve",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"resolution": "矩阵处理"},
+    ),
+    api("GET", "/households/{household_id}/agreements", R),
+    api(
+        "POST",
+        "/households/{household_id}/agreements",
+        Perm.AGREEMENT_MANAGE,
+        body=lambda _aim: {},
+        ok=frozenset({409}),
+    ),
+    api("GET", "/agreements/{agreement_id}", R),
+    api("GET", "/agreements/{agreement_id}/pdf", R),
+    api("POST", "/agreements/{agreement_id}/render", Perm.AGREEMENT_MANAGE),
+    api("POST", "/agreements/{agreement_id}/sign", Perm.AGREEMENT_MANAGE, body=lambda _aim: {}),
+    api(
+        "POST",
+        "/agreements/{agreement_id}/void",
+        Perm.AGREEMENT_VOID,
+        body=lambda _aim: {"reason": "矩阵作废"},
+    ),
+    web("GET", "/households/{household_id}/notice", R, check=check_page_shows("household_id")),
+    web(
+        "POST",
+        "/households/{household_id}/objections",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"raised_on": "2022-09-01", "raised_by_name": "矩阵", "content": "矩阵异议"},
+        ok=frozenset({409}),
+    ),
+    web(
+        "POST",
+        "/objections/{objection_id}/resolve",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"resolution": "矩阵处理"},
+    ),
+    web("GET", "/households/{household_id}/agreements", R, check=check_page_shows("household_id")),
+    web(
+        "POST",
+        "/households/{household_id}/agreements",
+        Perm.AGREEMENT_MANAGE,
+        body=no_fields,
+        ok=frozenset({409}),
+    ),
+    web("GET", "/agreements/{agreement_id}/pdf", R),
+    web("POST", "/agreements/{agreement_id}/render", Perm.AGREEMENT_MANAGE, body=no_fields),
+    web(
+        "POST", "/agreements/{agreement_id}/sign", Perm.AGREEMENT_MANAGE, body=lambda _aim: {"signed_on": ""}
+    ),
+    web(
+        "POST",
+        "/agreements/{agreement_id}/void",
+        Perm.AGREEMENT_VOID,
+        body=lambda _aim: {"reason": "矩阵作废"},
+    ),
+    web("GET", "/villages/{village_id}/notices", R),
+    web(
+        "POST",
+        "/villages/{village_id}/notices",
+        Perm.NOTICE_MANAGE,
+        body=lambda _aim: {"project_id": str(2**31 - 1), "started_on": "2022-09-01"},
+        ok=frozenset({422}),
+    ),
+    web("GET", "/notices/{notice_id}", R),
+    web("GET", "/notices/{notice_id}/pdf", R),
+    web(
+        "POST",
+        "/villages/{village_id}/agreements/bulk",
+        Perm.AGREEMENT_MANAGE,
+        body=lambda _aim: {"project_id": str(2**31 - 1)},
+        ok=frozenset({422}),
+    ),
+    web("GET", "/agreement-jobs/{job_id}", Perm.AGREEMENT_MANAGE),
+    web("GET", "/agreement-jobs/{job_id}/download", Perm.AGREEMENT_MANAGE),
     # ---- issue 3: flats (add entries below this line)
+    api("GET", "/projects/{project_id}/buildings", R, kinds={"project_id": "flats_project"}),
+    api(
+        "POST",
+        "/projects/{project_id}/buildings",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.building_body,
+        kinds={"project_id": "flats_project"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api("GET", "/buildings/{building_id}/units", R, kinds={"building_id": "flats_building"}),
+    api(
+        "POST",
+        "/buildings/{building_id}/units",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.unit_body,
+        kinds={"building_id": "flats_building"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/buildings/{building_id}/units/bulk",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.api_bulk_body,
+        kinds={"building_id": "flats_building"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api("GET", "/villages/{village_id}/flat-orders", R, kinds={"village_id": "flats_village"}),
+    api(
+        "POST",
+        "/villages/{village_id}/lottery",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.lottery_body,
+        kinds={"village_id": "flats_village"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/units/{unit_id}/allocation",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.allocation_body,
+        body_slots={"household_id": ("flats_household", REFUSED_INPUT)},
+        kinds={"unit_id": "flats_unit"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/allocations/{allocation_id}/release",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.release_body,
+        kinds={"allocation_id": "flats_allocation"},
+        changes=True,
+    ),
+    api("GET", "/households/{household_id}/flats", R),
+    web("GET", "/flats", R),
+    web("GET", "/projects/{project_id}/buildings", R, kinds={"project_id": "flats_project"}),
+    web(
+        "POST",
+        "/projects/{project_id}/buildings",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.building_body,
+        kinds={"project_id": "flats_project"},
+        changes=True,
+    ),
+    web("GET", "/buildings/{building_id}", R, kinds={"building_id": "flats_building"}),
+    web(
+        "POST",
+        "/buildings/{building_id}/units",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.unit_body,
+        kinds={"building_id": "flats_building"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/buildings/{building_id}/units/bulk",
+        Perm.PROJECTS_MANAGE,
+        body=flats_world.bulk_body,
+        kinds={"building_id": "flats_building"},
+        changes=True,
+    ),
+    web("GET", "/villages/{village_id}/flats", R, kinds={"village_id": "flats_village"}),
+    web(
+        "POST",
+        "/villages/{village_id}/lottery",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.web_lottery_body,
+        kinds={"village_id": "flats_village"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/villages/{village_id}/allocate",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.web_allocate_body,
+        body_slots={"household_id": ("flats_household", REFUSED_INPUT)},
+        kinds={"village_id": "flats_village"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/allocations/{allocation_id}/release",
+        Perm.FLATS_ALLOCATE,
+        body=flats_world.release_body,
+        kinds={"allocation_id": "flats_allocation"},
+        changes=True,
+    ),
+    web("GET", "/households/{household_id}/flats", R, check=check_page_shows("household_id")),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",
@@ -457,6 +834,9 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/api/v1/auth/token"),
+        # The QR code on a printed agreement opens it: residents have no login. It confirms an agreement only to
+        # someone holding its check code and shows the masked head, date, amount and status, nothing more.
+        ("GET", "/verify/agreement/{number}"),
     }
 )
 
@@ -493,6 +873,7 @@ class World:
     member_relations: dict[str, str]
     member_versions: dict[str, int]
     person_numbers: dict[str, str]
+    extra: dict[str, dict[Any, Any]] = field(default_factory=dict)  # kind -> label -> value, added per domain
 
     def serial(self) -> int:
         return next(_SERIAL)
@@ -516,6 +897,10 @@ class World:
             return next(_FRESH) if inside else self.person_numbers[label]
         if kind == "opaque":
             return 2**31 - 1
+        if kind in self.extra:
+            # A value may differ by whether the label is inside the caller's areas: keyed (label, inside).
+            values = self.extra[kind]
+            return values[(label, inside)] if (label, inside) in values else values[label]
         raise AssertionError(kind)
 
 
@@ -811,6 +1196,10 @@ async def run_probe(
             f"{probe.id}: no target inside the caller's areas known; add its path parameter to PATH_KINDS"
         )
     world = await build_world(db, extra_household=bool(kinds & {"other_household", "register_no"}))
+    if kinds & plans_world.PLAN_KINDS:
+        await plans_world.add_plans(db, world)
+    if kinds & flats_world.FLATS_KINDS:
+        await flats_world.add_flats(db, world)
     aim = Aim(probe, world)
     before = await fingerprint(db)
     response = await send(probe, aim, app, credentials)

@@ -51,13 +51,16 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
 
     # The seed already made the county, both townships, 前方庄村 with its first group, and 东关村: six areas.
     assert first.areas_added == len(data.areas()) - 6
-    assert first.users_added == 6
+    assert first.users_added == 7
+    assert (first.projects_added, first.plans_added) == (2, 5)
     assert (first.households_added, first.members_added) == (1342, 1168 + 4516)
     assert any(line.startswith("[1/5] 前方庄村：309 户 / 1168 人 … 完成") for line in lines)
     after = await _counts(db)
     assert after[2] - before[2] == 1342 and after[3] - before[3] == 5684
-    # one event per area, user and household, and one for the load itself
-    assert after[4] - before[4] == first.areas_added + 6 + 1342 + 1
+    # one event per area, user and household, one per project and three per plan (drafted, submitted, approved),
+    # one per demo building and per batch of its units, and one for the load itself
+    assert first.units_added == 36
+    assert after[4] - before[4] == first.areas_added + 7 + 1342 + 2 + 5 * 3 + 2 * 2 + 1
 
     assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
     district = [await _village_totals(db, v.area.code, v.plan.register_prefix) for v in data.villages[1:]]
@@ -100,3 +103,40 @@ async def test_demo_accounts_can_log_in_with_their_scope(db: AsyncSession, seed:
     assert all(principal.covers(p) for p in paths)
     qfz = await db.scalar(select(Area.path).where(Area.code == "410727101201"))
     assert qfz is not None and not principal.covers(qfz)
+
+
+async def test_demo_projects_have_approved_plans_made_by_two_people(db: AsyncSession, seed: object) -> None:
+    from app.plans.models import Plan, Project
+
+    full = generate()
+    small = replace(full, villages=tuple(replace(v, households=v.households[:3]) for v in full.villages))
+    await load_demo(db, data=small)
+    users = {i: name for i, name in (await db.execute(select(User.id, User.username))).all()}
+    rows = (
+        await db.execute(
+            select(
+                Project.code,
+                Area.name,
+                Plan.version,
+                Plan.status,
+                Plan.author_id,
+                Plan.reviewer_id,
+                Plan.params,
+            )
+            .join(Plan, Plan.project_id == Project.id)
+            .join(Area, Area.id == Plan.village_id)
+            .order_by(Project.code, Area.code)
+        )
+    ).all()
+    assert [
+        (r.code, r.name, r.version, r.status, users[r.author_id], users[r.reviewer_id]) for r in rows
+    ] == [
+        ("FQ-2022", "前方庄村", 1, "approved", "admin", "reviewer"),
+        ("FQ-2023", "东关村", 1, "approved", "admin", "reviewer2"),
+        ("FQ-2023", "西关村", 1, "approved", "admin", "reviewer2"),
+        ("FQ-2023", "孙庄村", 1, "approved", "admin", "reviewer2"),
+        ("FQ-2023", "李庄村", 1, "approved", "admin", "reviewer2"),
+    ]
+    assert rows[0].params["signing_deadline"] == "2022-09-30"
+    again = await load_demo(db, data=small)
+    assert again.projects_added == 0 and not again.changed

@@ -1,0 +1,484 @@
+"""Pages for public notices, objections and agreements: the household tabs 公示与异议 and 协议, the village page
+(公示 and 批量生成协议书 with its job page), and the public verification page of an agreement's QR code.
+
+Authorisation stays in the services. POST → redirect → GET with a confirmation; a refused action shows the same
+page again with the reason (for signing: why and until when).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from app.agreements import jobs, rules, service
+from app.agreements.api import pdf_response
+from app.agreements.models import AGREEMENT_STATUSES, OBJECTION_STATUSES
+from app.agreements.schemas import NoticeIn, ObjectionIn, ResolveIn, SignIn, VoidIn
+from app.auth.deps import Session, WebPrincipal
+from app.auth.policy import Perm, Principal
+from app.core.clock import today_in_china
+from app.core.errors import Conflict, InvalidInput
+from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId, VillageId
+from app.households import service as households
+from app.households.views import household_frame
+from app.web.errors import status_for
+from app.web.forms import FormState, read_form, validate
+from app.web.templating import flash, render
+
+router = APIRouter()
+
+NoticeId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="公示编号")]
+ObjectionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="异议编号")]
+AgreementId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="协议编号")]
+JobId = Annotated[str, Path(max_length=64, title="任务编号")]
+AgreementNumber = Annotated[str, Path(max_length=60, title="协议编号")]
+NUMBER_FORMAT = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+
+OBJECTION_FIELDS = ("raised_on", "raised_by_name", "content")
+NOTICE_FIELDS = ("project_id", "started_on", "include_noticed")
+REFRESH_SECONDS = 2
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---------------------------------------------------------------- household tab: 公示与异议
+
+
+async def _notice_tab(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    household_id: int,
+    *,
+    form: FormState | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    frame = await household_frame(session, principal, household_id)
+    notices = await service.notices_of_household(session, principal, household_id)
+    objections = await service.objections_of(session, principal, household_id)
+    return render(
+        request,
+        "agreements/household_notice.html",
+        {
+            **frame,
+            "current_tab": "notice",
+            "notices": notices,
+            "objections": objections,
+            "OBJECTION_STATUSES": OBJECTION_STATUSES,
+            "can_manage": principal.can(Perm.NOTICE_MANAGE),
+            "form": form or FormState.of(OBJECTION_FIELDS, {"raised_on": today_in_china().isoformat()}),
+            "error": error,
+            "today": today_in_china(),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/households/{household_id}/notice")
+async def household_notice(
+    request: Request, session: Session, principal: WebPrincipal, household_id: HouseholdId
+) -> HTMLResponse:
+    return await _notice_tab(request, session, principal, household_id)
+
+
+@router.post("/households/{household_id}/objections", response_model=None)
+async def objection_new(
+    request: Request, session: Session, principal: WebPrincipal, household_id: HouseholdId
+) -> Response:
+    state = FormState.of(OBJECTION_FIELDS, await read_form(request))
+    data = validate(ObjectionIn, state)
+    status = 422
+    if data is not None:
+        try:
+            objection = await service.record_objection(
+                session,
+                principal,
+                household_id,
+                raised_on=data.raised_on or today_in_china(),
+                raised_by_name=data.raised_by_name,
+                content=data.content,
+            )
+        except (Conflict, InvalidInput) as exc:
+            await session.rollback()
+            state.add_domain_error(exc)
+            status = status_for(exc)
+        else:
+            response = _see_other(f"/households/{household_id}/notice")
+            flash(response, f"已登记：{objection.raised_by_name}提出的异议；处理完毕前本户不能签约")
+            return response
+    return await _notice_tab(request, session, principal, household_id, form=state, status_code=status)
+
+
+@router.post("/objections/{objection_id}/resolve", response_model=None)
+async def objection_resolve(
+    request: Request, session: Session, principal: WebPrincipal, objection_id: ObjectionId
+) -> Response:
+    values = await read_form(request)
+    objection = await service.get_objection(session, principal, objection_id)
+    household_id = objection.household_id
+    state = FormState.of(("resolution",), values)
+    data = validate(ResolveIn, state)
+    if data is None:
+        return await _notice_tab(
+            request, session, principal, household_id, error="请填写处理结果", status_code=422
+        )
+    try:
+        await service.resolve_objection(session, principal, objection_id, data.resolution)
+    except (Conflict, InvalidInput) as exc:
+        await session.rollback()
+        return await _notice_tab(
+            request, session, principal, household_id, error=exc.message, status_code=status_for(exc)
+        )
+    response = _see_other(f"/households/{household_id}/notice")
+    flash(response, "已保存：异议已处理")
+    return response
+
+
+# ---------------------------------------------------------------- household tab: 协议
+
+
+async def _agreement_tab(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    household_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    frame = await household_frame(session, principal, household_id)
+    agreements = await service.agreements_of(session, principal, household_id)
+    refusals: dict[int, str | None] = {}
+    today = today_in_china()
+    for a in agreements:
+        if a.status == "draft":
+            refusals[a.id] = await service.signing_refusal(session, a.household_id, a.assessment_id, today)
+    has_live = any(a.status != "voided" for a in agreements)
+    return render(
+        request,
+        "agreements/household_agreements.html",
+        {
+            **frame,
+            "current_tab": "agreement",
+            "agreements": agreements,
+            "refusals": refusals,
+            "has_live": has_live,
+            "STATUSES": AGREEMENT_STATUSES,
+            "can_issue": principal.can(Perm.AGREEMENT_MANAGE),
+            "can_void": principal.can(Perm.AGREEMENT_VOID),
+            "error": error,
+            "today": today,
+            "verify_url": service.verify_url_of,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/households/{household_id}/agreements")
+async def household_agreements(
+    request: Request, session: Session, principal: WebPrincipal, household_id: HouseholdId
+) -> HTMLResponse:
+    return await _agreement_tab(request, session, principal, household_id)
+
+
+async def _refused(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    household_id: int,
+    exc: Conflict | InvalidInput,
+) -> HTMLResponse:
+    await session.rollback()
+    return await _agreement_tab(
+        request, session, principal, household_id, error=exc.message, status_code=status_for(exc)
+    )
+
+
+@router.post("/households/{household_id}/agreements", response_model=None)
+async def agreement_issue(
+    request: Request, session: Session, principal: WebPrincipal, household_id: HouseholdId
+) -> Response:
+    values = await read_form(request)
+    project_id = values.get("project_id", "").strip()
+    chosen = int(project_id) if project_id.isdigit() and 0 < int(project_id) <= INT_MAX else None
+    try:
+        agreement = await service.issue_agreement(session, principal, household_id, chosen)
+    except (Conflict, InvalidInput) as exc:
+        return await _refused(request, session, principal, household_id, exc)
+    response = _see_other(f"/households/{household_id}/agreements")
+    flash(response, f"已出具：协议书 {agreement.number}（草稿），请打印后交户主核对签字")
+    return response
+
+
+@router.get("/agreements/{agreement_id}/pdf")
+async def agreement_pdf(session: Session, principal: WebPrincipal, agreement_id: AgreementId) -> Response:
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    return pdf_response(agreement.pdf, f"{agreement.number}.pdf")
+
+
+@router.post("/agreements/{agreement_id}/render", response_model=None)
+async def agreement_rerender(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId
+) -> Response:
+    await read_form(request)
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    try:
+        agreement = await service.rerender(session, principal, agreement_id)
+    except (Conflict, InvalidInput) as exc:
+        return await _refused(request, session, principal, household_id, exc)
+    response = _see_other(f"/households/{household_id}/agreements")
+    flash(response, f"已重新生成：协议书 {agreement.number}（草稿）；此前打印的草稿作废不用")
+    return response
+
+
+@router.post("/agreements/{agreement_id}/sign", response_model=None)
+async def agreement_sign(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId
+) -> Response:
+    state = FormState.of(("signed_on",), await read_form(request))
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    data = validate(SignIn, state)
+    if data is None:
+        return await _agreement_tab(
+            request,
+            session,
+            principal,
+            household_id,
+            error="签约日期格式不正确，请按 2022-09-08 的格式填写",
+            status_code=422,
+        )
+    try:
+        agreement = await service.sign(session, principal, agreement_id, data.signed_on)
+    except (Conflict, InvalidInput) as exc:
+        return await _refused(request, session, principal, household_id, exc)
+    response = _see_other(f"/households/{household_id}/agreements")
+    flash(response, f"已登记签约：协议书 {agreement.number}，签约日期 {agreement.signed_on}")
+    return response
+
+
+@router.post("/agreements/{agreement_id}/void", response_model=None)
+async def agreement_void(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId
+) -> Response:
+    state = FormState.of(("reason",), await read_form(request))
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    data = validate(VoidIn, state)
+    if data is None:
+        return await _agreement_tab(
+            request, session, principal, household_id, error="请填写作废原因", status_code=422
+        )
+    try:
+        agreement = await service.void(session, principal, agreement_id, data.reason)
+    except (Conflict, InvalidInput) as exc:
+        return await _refused(request, session, principal, household_id, exc)
+    response = _see_other(f"/households/{household_id}/agreements")
+    flash(response, f"已作废：协议书 {agreement.number}；可为本户重新出具协议书")
+    return response
+
+
+# ---------------------------------------------------------------- the village: notices and bulk agreements
+
+
+async def _village_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    village_id: int,
+    project_id: int | None,
+    *,
+    form: FormState | None = None,
+    bulk_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    village = await households.get_village(session, principal, village_id)
+    projects = await service.projects_of_village(session, principal, village_id)
+    project = next((p for p in projects if p.id == project_id), projects[0] if projects else None)
+    rows: list[service.VillageAgreementRow] = []
+    candidates = 0
+    if project is not None:
+        rows = await service.village_rows(session, principal, project.id, village_id)
+        candidates = len(
+            await service.notice_candidates(session, project.id, village_id, include_noticed=False)
+        )
+    notices = [
+        n
+        for n in await service.notices_of_village(session, principal, village_id)
+        if project is None or n.project_id == project.id
+    ]
+    values: dict[str, Any] = {"started_on": today_in_china().isoformat()}
+    if project is not None:
+        values["project_id"] = project.id
+    return render(
+        request,
+        "agreements/village.html",
+        {
+            "village": village,
+            "projects": projects,
+            "project": project,
+            "rows": rows,
+            "signable": [r for r in rows if r.agreement is None and r.refusal is None],
+            "notices": notices,
+            "candidates": candidates,
+            "form": form or FormState.of(NOTICE_FIELDS, values),
+            "can_notice": principal.can(Perm.NOTICE_MANAGE),
+            "can_issue": principal.can(Perm.AGREEMENT_MANAGE),
+            "period": rules.notice_period_text,
+            "STATUSES": AGREEMENT_STATUSES,
+            "bulk_error": bulk_error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/villages/{village_id}/notices")
+async def village_notices(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    village_id: VillageId,
+    project_id: Annotated[int | None, Query(ge=1, le=INT_MAX, title="征收项目")] = None,
+) -> HTMLResponse:
+    return await _village_page(request, session, principal, village_id, project_id)
+
+
+@router.post("/villages/{village_id}/notices", response_model=None)
+async def notice_new(
+    request: Request, session: Session, principal: WebPrincipal, village_id: VillageId
+) -> Response:
+    state = FormState.of(NOTICE_FIELDS, await read_form(request))
+    data = validate(NoticeIn, state, choose=("project_id",))
+    status = 422
+    project_id = None
+    if data is not None:
+        project_id = data.project_id
+        try:
+            notice = await service.create_notice(
+                session,
+                principal,
+                data.project_id,
+                village_id,
+                started_on=data.started_on,
+                include_noticed=data.include_noticed,
+            )
+        except (Conflict, InvalidInput) as exc:
+            await session.rollback()
+            state.add_domain_error(exc)
+            status = status_for(exc)
+        else:
+            response = _see_other(f"/notices/{notice.id}")
+            flash(
+                response,
+                f"已发布公示：{len(notice.entries)} 户，{rules.notice_period_text(notice.started_on, notice.days)}",
+            )
+            return response
+    return await _village_page(
+        request, session, principal, village_id, project_id, form=state, status_code=status
+    )
+
+
+@router.get("/notices/{notice_id}")
+async def notice_page(
+    request: Request, session: Session, principal: WebPrincipal, notice_id: NoticeId
+) -> HTMLResponse:
+    notice = await service.get_notice(session, principal, notice_id)
+    village = await households.get_village(session, principal, notice.village_id)
+    return render(
+        request,
+        "agreements/notice.html",
+        {
+            "notice": notice,
+            "village": village,
+            "period": rules.notice_period_text(notice.started_on, notice.days),
+            "signable_from": rules.signable_from(notice.started_on, notice.days),
+            "totals": {
+                k: sum(int(e[k]) for e in notice.entries)
+                for k in ("persons", "compensation_total", "flat_price_due", "net_payable")
+            },
+        },
+    )
+
+
+@router.get("/notices/{notice_id}/pdf")
+async def notice_pdf(session: Session, principal: WebPrincipal, notice_id: NoticeId) -> Response:
+    notice = await service.get_notice(session, principal, notice_id)
+    return pdf_response(notice.pdf, f"公示-{notice.id}-{notice.started_on.isoformat()}.pdf")
+
+
+@router.post("/villages/{village_id}/agreements/bulk", response_model=None)
+async def bulk_start(
+    request: Request, session: Session, principal: WebPrincipal, village_id: VillageId
+) -> Response:
+    values = await read_form(request)
+    raw = values.get("project_id", "").strip()
+    project_id = int(raw) if raw.isdigit() and 0 < int(raw) <= INT_MAX else INT_MAX
+    try:
+        job = await jobs.start(
+            session, principal, project_id, village_id, getattr(request.app.state, "sessionmaker", None)
+        )
+    except (Conflict, InvalidInput) as exc:
+        await session.rollback()
+        chosen = project_id if project_id != INT_MAX else None
+        return await _village_page(
+            request,
+            session,
+            principal,
+            village_id,
+            chosen,
+            bulk_error=exc.message,
+            status_code=status_for(exc),
+        )
+    return _see_other(f"/agreement-jobs/{job.id}")
+
+
+@router.get("/agreement-jobs/{job_id}")
+async def bulk_job(request: Request, principal: WebPrincipal, job_id: JobId) -> HTMLResponse:
+    job = jobs.get_job(principal, job_id)
+    response = render(
+        request,
+        "agreements/job.html",
+        {"job": job, "refresh": None if job.finished else REFRESH_SECONDS},
+    )
+    if not job.finished:
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+@router.get("/agreement-jobs/{job_id}/download", response_model=None)
+async def bulk_download(principal: WebPrincipal, job_id: JobId) -> Response:
+    job = jobs.get_job(principal, job_id)
+    if not job.finished or job.path is None:
+        raise Conflict(f"还在生成中：已生成 {job.done} / {job.total} 份，请稍后再下载")
+    return FileResponse(job.path, media_type="application/zip", filename=job.filename)
+
+
+# ---------------------------------------------------------------- public: 协议核验
+
+
+@router.get("/verify/agreement/{number}")
+async def verify_page(
+    request: Request,
+    session: Session,
+    number: AgreementNumber,
+    h: Annotated[str | None, Query(max_length=64, title="校验码")] = None,
+) -> HTMLResponse:
+    """Public (no login): what the QR code on an agreement opens."""
+    if NUMBER_FORMAT.match(number):
+        result = await service.verify(session, number, h)
+    else:
+        result = service.Verification(number, found=False, matches=False)
+    response = render(
+        request, "agreements/verify.html", {"v": result}, status_code=200 if result.found else 404
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
