@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import BigInteger, Select, String, and_, cast, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
@@ -201,14 +201,27 @@ async def search_events(
     return rows, total
 
 
+# agreements.models.NoticeEntry, named here so that the audit module does not depend on the agreements one
+_NOTICE_ENTRIES = table("notice_entries", column("notice_id", BigInteger), column("household_id", BigInteger))
+
+
 async def household_history(
     session: AsyncSession, household_id: int, *, limit: int = 200
 ) -> Sequence[AuditEvent]:
-    """A household's own history; the caller must already have been authorised to read the household."""
+    """A household's own history, with the public notices it was listed on (one event per notice, for the whole
+    village); the caller must already have been authorised to read the household."""
+    noticed = select(cast(_NOTICE_ENTRIES.c.notice_id, String)).where(
+        _NOTICE_ENTRIES.c.household_id == household_id
+    )
     return (
         await session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.household_id == household_id)
+            .where(
+                or_(
+                    AuditEvent.household_id == household_id,
+                    and_(AuditEvent.entity_type == "public_notice", AuditEvent.entity_id.in_(noticed)),
+                )
+            )
             .order_by(AuditEvent.seq.desc())
             .limit(limit)
         )

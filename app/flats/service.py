@@ -869,3 +869,53 @@ async def ensure_demo_flats(session: AsyncSession, project_code: str = "FQ-2022"
         )
         created += len(units)
     return created
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLotteryRow:
+    rank: int
+    head_masked: str
+    register_no: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLottery:
+    lottery: Lottery
+    project_name: str
+    project_code: str
+    village_name: str
+    rows: list[PublicLotteryRow]
+
+
+async def public_lottery(session: AsyncSession, lottery_id: int) -> PublicLottery:
+    """A drawn lottery as published (no login): seed, algorithm and the order, with masked names only."""
+    found = (
+        await session.execute(
+            select(Lottery, Project.name, Project.code, Area.name)
+            .join(Project, Project.id == Lottery.project_id)
+            .join(Area, Area.id == Lottery.village_id)
+            .where(Lottery.id == lottery_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("没有这次摇号的记录")
+    lottery, project_name, project_code, village_name = found
+    ids = [int(i) for i in lottery.order]
+    households = {
+        h.id: (h.register_no, name)
+        for h, name in (
+            await session.execute(select(Household, _head_name()).where(Household.id.in_(ids)))
+        ).all()
+    }
+    rows = [
+        PublicLotteryRow(
+            rank=i,
+            head_masked=rules.mask_name(households[hid][1]),
+            register_no=households[hid][0],
+            key=rules.lottery_key(lottery.seed, households[hid][0])[:16],
+        )
+        for i, hid in enumerate(ids, start=1)
+        if hid in households
+    ]
+    return PublicLottery(lottery, project_name, project_code, village_name, rows)

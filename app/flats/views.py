@@ -392,3 +392,19 @@ async def household_flats(
     found = await service.household_flats(session, principal, household_id)
     context: dict[str, Any] = {**frame, "flats": found, "format_areas": rules.format_areas}
     return render(request, "flats/household.html", context)
+
+
+# ---------------------------------------------------------------- public: 摇号结果公布
+
+
+@router.get("/public/lotteries/{lottery_id}")
+async def public_lottery_page(
+    request: Request, session: Session, lottery_id: Annotated[int, Path(ge=1, le=INT_MAX)]
+) -> HTMLResponse:
+    """Public (no login): a drawn lottery's seed, algorithm and order, so anyone can recheck it."""
+    published = await service.public_lottery(session, lottery_id)
+    response = render(
+        request, "flats/public_lottery.html", {"p": published, "algorithm": rules.LOTTERY_ALGORITHM}
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

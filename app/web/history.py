@@ -10,10 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.agreements.models import AGREEMENT_STATUSES, OBJECTION_STATUSES
 from app.areas.models import Area
 from app.audit.labels import action_label
 from app.audit.models import AuditEvent
 from app.auth.policy import ROLE_LABELS
+from app.compensation.models import ASSESSMENT_STATUSES
+from app.core.money import format_yuan
 
 FIELD_LABELS: dict[str, str] = {
     "register_no": "户口簿编号",
@@ -40,7 +43,47 @@ FIELD_LABELS: dict[str, str] = {
     "code": "区划代码",
     "level": "级别",
     "parent": "上级区划",
+    # compensation and agreements (issue 3)
+    "project": "征收项目",
+    "plan_version": "方案版本",
+    "persons": "安置人口",
+    "contracted_mu": "承包地面积（亩）",
+    "acquired_mu": "被征收土地面积（亩）",
+    "surveyed_on": "调查日期",
+    "structures": "房屋",
+    "structure": "房屋结构",
+    "area": "面积（㎡）",
+    "attachments": "附属物",
+    "qty": "数量",
+    "option": "安置方式",
+    "compensation_total": "补偿总额",
+    "flat_price_due": "应缴购房款",
+    "net_payable": "应付净额",
+    "comment": "审核意见",
+    "number": "编号",
+    "signed_on": "签约日期",
+    "template_version": "模板版本",
+    "pdf_sha256": "PDF 的 SHA-256",
+    "raised_on": "提出日期",
+    "raised_by_name": "提出人",
+    "content": "异议内容",
+    "resolution": "处理结果",
+    "reason": "原因",
+    "village": "村",
+    "households": "公示户数",
+    "period": "公示",
+    "members": "家庭成员",
+    "source": "来源",
 }
+# The registry's own words for ``status`` and ``code`` (户籍状态, 区划代码) do not fit other records.
+_REGISTRY_ENTITIES = frozenset({"household", "member", "user", "area", "audit_chain"})
+_OTHER_LABELS = {"status": "状态", "code": "代码"}
+_STATUS_VALUES: dict[str, Mapping[str, str]] = {
+    "agreement": AGREEMENT_STATUSES,
+    "objection": OBJECTION_STATUSES,
+    "assessment": ASSESSMENT_STATUSES,
+}
+_MONEY_KEYS = frozenset({"compensation_total", "flat_price_due", "net_payable"})  # stored in fen
 
 ENTITY_LABELS: dict[str, str] = {
     "household": "被征收户",
@@ -72,9 +115,19 @@ class HistoryRow:
     changes: tuple[str, ...]
 
 
-def _format(key: str, value: Any, areas: Mapping[int, str]) -> str:
+def _label(key: str, entity: str | None) -> str:
+    if entity is not None and entity not in _REGISTRY_ENTITIES and key in _OTHER_LABELS:
+        return _OTHER_LABELS[key]
+    return FIELD_LABELS.get(key, key)
+
+
+def _format(key: str, value: Any, areas: Mapping[int, str], entity: str | None = None) -> str:
     if value is None or value == "":
         return "（空）"
+    if key == "status" and isinstance(value, str) and entity in _STATUS_VALUES:
+        return _STATUS_VALUES[entity].get(value, value)
+    if key in _MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return f"{format_yuan(value)} 元"
     if key in _AREA_KEYS and isinstance(value, int):
         return areas.get(value, f"编号 {value}")
     if key == "role" and isinstance(value, str):
@@ -84,10 +137,10 @@ def _format(key: str, value: Any, areas: Mapping[int, str]) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
-        return "、".join(_format(key, v, areas) for v in value)
+        return "、".join(_format(key, v, areas, entity) for v in value)
     if isinstance(value, dict):
         return "，".join(
-            f"{FIELD_LABELS.get(k, k)} {_format(k, v, areas)}"
+            f"{_label(k, entity)} {_format(k, v, areas, entity)}"
             for k, v in sorted(value.items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER)))
             if k not in _SKIPPED and v not in (None, "")
         )
@@ -95,7 +148,10 @@ def _format(key: str, value: Any, areas: Mapping[int, str]) -> str:
 
 
 def describe_changes(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, areas: Mapping[int, str]
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    areas: Mapping[int, str],
+    entity: str | None = None,
 ) -> tuple[str, ...]:
     """One line per field, in the order of the forms: ``住址：旧 → 新`` when both sides are known, ``姓名：王小明``
     for a new value (blank new values are left out: on a new record they say nothing)."""
@@ -105,17 +161,18 @@ def describe_changes(
     for key in keys:
         if key in _SKIPPED:
             continue
-        label = FIELD_LABELS.get(key, key)
+        label = _label(key, entity)
         if key in before and key in after:
             if before[key] == after[key]:
                 continue
-            lines.append(f"{label}：{_format(key, before[key], areas)} → {_format(key, after[key], areas)}")
+            old, new = _format(key, before[key], areas, entity), _format(key, after[key], areas, entity)
+            lines.append(f"{label}：{old} → {new}")
         elif key in after:
             if after[key] is None or after[key] == "":
                 continue
-            lines.append(f"{label}：{_format(key, after[key], areas)}")
+            lines.append(f"{label}：{_format(key, after[key], areas, entity)}")
         else:
-            lines.append(f"{label}：{_format(key, before[key], areas)} → （空）")
+            lines.append(f"{label}：{_format(key, before[key], areas, entity)} → （空）")
     return tuple(lines)
 
 
@@ -162,7 +219,7 @@ async def history_rows(
                 subject=subject,
                 member_name=name,
                 household_id=e.household_id,
-                changes=describe_changes(e.before, e.after, areas),
+                changes=describe_changes(e.before, e.after, areas, e.entity_type),
             )
         )
     return rows

@@ -837,6 +837,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         # The QR code on a printed agreement opens it: residents have no login. It confirms an agreement only to
         # someone holding its check code and shows the masked head, date, amount and status, nothing more.
         ("GET", "/verify/agreement/{number}"),
+        # The published lottery: seed, algorithm and order with masked names, for residents to recheck.
+        ("GET", "/public/lotteries/{lottery_id}"),
     }
 )
 
