@@ -177,6 +177,7 @@ async def _agreement_tab(
             "error": error,
             "today": today,
             "verify_url": service.verify_url_of,
+            "allocations": await service.allocations_for(session, household_id),
         },
         status_code=status_code,
     )

@@ -127,6 +127,9 @@ async def test_web_flow(browser: Any, db: AsyncSession, seed: Any) -> None:
     assert r.status_code == 200
     text = text_of(r.text)
     assert "1号楼" in text and "已分配" in text and "按摇号顺序" in text
+    # The agreement tab lists the flats allocated under the agreement.
+    text = text_of((await cw.get(f"/households/{current}/agreements")).text)
+    assert "协议项下的安置房" in text and "1号楼" in text
     allocation_id = re.search(r'action="/allocations/(\d+)/release"', (await cw.get(order_url)).text)
     assert allocation_id is not None
     release = f"/allocations/{allocation_id.group(1)}/release"
