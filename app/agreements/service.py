@@ -11,7 +11,6 @@ signature made in front of the caseworker, who checks the ID card at signing.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,11 +31,13 @@ from app.agreements.models import (
 from app.areas.models import Area
 from app.audit import service as audit
 from app.auth.policy import Perm, Principal, authorize, require, scope_clause
-from app.compensation.models import Assessment, AssessmentLine
+from app.compensation import service as compensation_service
+from app.compensation.models import Assessment
 from app.compensation.rules import OPTION_KINDS, STRUCTURES
 from app.config import get_settings
 from app.core.clock import format_date_cn, today_in_china, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.flats import service as flats_service
 from app.households import service as households
 from app.households.models import RELATIONS, SEXES, Household, Member
 from app.plans.models import Plan, Project, ProjectVillage
@@ -47,44 +48,12 @@ OBJECTION_NOT_FOUND = "找不到该异议，或它不在您负责的区域内"
 DEFAULT_NOTICE_DAYS = 7
 
 
-# ---------------------------------------------------------------- other domains, read defensively
+# ---------------------------------------------------------------- other domains
 
-
-async def approved_assessment(session: AsyncSession, household_id: int, project_id: int) -> Assessment | None:
-    try:
-        from app.compensation import service as compensation
-
-        found: Assessment | None = await compensation.approved_assessment(session, household_id, project_id)
-        return found
-    except (ImportError, AttributeError):
-        return await session.scalar(
-            select(Assessment).where(
-                Assessment.household_id == household_id,
-                Assessment.project_id == project_id,
-                Assessment.status == "approved",
-            )
-        )
-
-
-async def lines_of(session: AsyncSession, assessment_id: int) -> Sequence[AssessmentLine]:
-    return (
-        await session.scalars(
-            select(AssessmentLine)
-            .where(AssessmentLine.assessment_id == assessment_id)
-            .order_by(AssessmentLine.seq)
-        )
-    ).all()
-
-
-async def allocations_for(session: AsyncSession, household_id: int) -> list[Any]:
-    """The flats allocated to a household (from ``app.flats``); none while that module is not there."""
-    try:
-        module = importlib.import_module("app.flats.service")
-        fn = module.allocations_for
-    except (ImportError, AttributeError):
-        return []
-    found: list[Any] = await fn(session, household_id)
-    return found
+# The approved assessment, its frozen lines and the flats allocated to a household come from their own domains.
+approved_assessment = compensation_service.approved_assessment
+lines_of = compensation_service.lines_of
+allocations_for = flats_service.allocations_for
 
 
 # ---------------------------------------------------------------- small helpers
