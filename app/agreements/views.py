@@ -27,7 +27,7 @@ from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId, VillageId
 from app.households import service as households
 from app.households.views import household_frame
 from app.web.errors import status_for
-from app.web.forms import FormState, read_form, validate
+from app.web.forms import FormState, attempt, read_form, validate
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -95,26 +95,24 @@ async def objection_new(
 ) -> Response:
     state = FormState.of(OBJECTION_FIELDS, await read_form(request))
     data = validate(ObjectionIn, state)
-    status = 422
     if data is not None:
-        try:
-            objection = await service.record_objection(
+        objection = await attempt(
+            session,
+            state,
+            lambda: service.record_objection(
                 session,
                 principal,
                 household_id,
                 raised_on=data.raised_on or today_in_china(),
                 raised_by_name=data.raised_by_name,
                 content=data.content,
-            )
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            ),
+        )
+        if objection is not None:
             response = _see_other(f"/households/{household_id}/notice")
             flash(response, f"已登记：{objection.raised_by_name}提出的异议；处理完毕前本户不能签约")
             return response
-    return await _notice_tab(request, session, principal, household_id, form=state, status_code=status)
+    return await _notice_tab(request, session, principal, household_id, form=state, status_code=state.status)
 
 
 @router.post("/objections/{objection_id}/resolve", response_model=None)
@@ -359,24 +357,22 @@ async def notice_new(
 ) -> Response:
     state = FormState.of(NOTICE_FIELDS, await read_form(request))
     data = validate(NoticeIn, state, choose=("project_id",))
-    status = 422
     project_id = None
     if data is not None:
         project_id = data.project_id
-        try:
-            notice = await service.create_notice(
+        notice = await attempt(
+            session,
+            state,
+            lambda: service.create_notice(
                 session,
                 principal,
                 data.project_id,
                 village_id,
                 started_on=data.started_on,
                 include_noticed=data.include_noticed,
-            )
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            ),
+        )
+        if notice is not None:
             response = _see_other(f"/notices/{notice.id}")
             flash(
                 response,
@@ -384,7 +380,7 @@ async def notice_new(
             )
             return response
     return await _village_page(
-        request, session, principal, village_id, project_id, form=state, status_code=status
+        request, session, principal, village_id, project_id, form=state, status_code=state.status
     )
 
 

@@ -18,13 +18,11 @@ from starlette.responses import Response
 
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal
-from app.core.errors import Conflict, InvalidInput
 from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId, VillageId
 from app.flats import rules, service
 from app.flats.schemas import AllocateForm, BuildingIn, LotteryIn, ReleaseIn, UnitIn, UnitsBulkIn
 from app.households.views import household_frame
-from app.web.errors import status_for
-from app.web.forms import FormState, read_form, validate
+from app.web.forms import FormState, attempt, read_form, validate
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -39,9 +37,6 @@ BULK_FIELDS = ("prefix", "floor_from", "floor_to", "areas")
 LOTTERY_FIELDS = ("seed", "confirm")
 ALLOCATE_FIELDS = ("unit_id",)
 RELEASE_FIELDS = ("reason",)
-
-# NotFound is not caught: it gets the error page (nothing is shown about what lies outside the caller's areas).
-DomainErrors = (Conflict, InvalidInput)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -102,19 +97,15 @@ async def building_new(
 ) -> Response:
     state = FormState.of(BUILDING_FIELDS, await read_form(request))
     data = validate(BuildingIn, state)
-    status = 422
     if data is not None:
-        try:
-            building = await service.add_building(session, principal, project_id, data)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        building = await attempt(
+            session, state, lambda: service.add_building(session, principal, project_id, data)
+        )
+        if building is not None:
             response = _see_other(f"/buildings/{building.id}")
             flash(response, f"已保存：新增楼栋 {building.name}，请登记房源")
             return response
-    return await _buildings_page(request, session, principal, project_id, state, status)
+    return await _buildings_page(request, session, principal, project_id, state, state.status)
 
 
 # ------------------------------------------------------------------------------------------------ units
@@ -162,21 +153,17 @@ async def unit_new(
 ) -> Response:
     state = FormState.of(UNIT_FIELDS, await read_form(request))
     data = validate(UnitIn, state)
-    status = 422
     if data is not None:
-        try:
-            unit = await service.add_unit(session, principal, building_id, data)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        unit = await attempt(session, state, lambda: service.add_unit(session, principal, building_id, data))
+        if unit is not None:
             response = _see_other(f"/buildings/{building_id}")
             flash(
                 response, f"已保存：新增房源 {unit.number}（{unit.floor}层，{rules.format_area(unit.area)}）"
             )
             return response
-    return await _building_page(request, session, principal, building_id, unit_form=state, status_code=status)
+    return await _building_page(
+        request, session, principal, building_id, unit_form=state, status_code=state.status
+    )
 
 
 @router.post("/buildings/{building_id}/units/bulk", response_model=None)
@@ -185,19 +172,17 @@ async def units_bulk(
 ) -> Response:
     state = FormState.of(BULK_FIELDS, await read_form(request))
     data = validate(UnitsBulkIn, state)
-    status = 422
     if data is not None:
-        try:
-            units = await service.add_units_bulk(session, principal, building_id, data)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        units = await attempt(
+            session, state, lambda: service.add_units_bulk(session, principal, building_id, data)
+        )
+        if units is not None:
             response = _see_other(f"/buildings/{building_id}")
             flash(response, f"已保存：批量登记房源 {len(units)} 套（{units[0].number}—{units[-1].number}）")
             return response
-    return await _building_page(request, session, principal, building_id, bulk_form=state, status_code=status)
+    return await _building_page(
+        request, session, principal, building_id, bulk_form=state, status_code=state.status
+    )
 
 
 # ------------------------------------------------------------------------------------- the published order
@@ -289,15 +274,13 @@ async def lottery_draw(
     data = validate(LotteryIn, state) if confirmed else None
     if not confirmed:
         state.add("confirm", "请勾选确认：摇号结果一经公布不能重摇")
-    status = 422
     if data is not None:
-        try:
-            lottery = await service.draw_lottery(session, principal, data.project_id, village_id, data.seed)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        lottery = await attempt(
+            session,
+            state,
+            lambda: service.draw_lottery(session, principal, data.project_id, village_id, data.seed),
+        )
+        if lottery is not None:
             response = _see_other(_order_url(village_id))
             flash(response, f"已摇号：种子 {lottery.seed}，共 {len(lottery.order)} 户，选房顺序已公布")
             return response
@@ -308,7 +291,7 @@ async def lottery_draw(
         village_id,
         project_id=_project_of(values),
         lottery_form=state,
-        status_code=status,
+        status_code=state.status,
     )
 
 
@@ -319,9 +302,9 @@ async def allocate(
     values = await read_form(request)
     state = FormState.of(ALLOCATE_FIELDS, values)
     data = validate(AllocateForm, state, choose=("unit_id",))
-    status = 422
     if data is not None:
-        try:
+
+        async def allocate_unit() -> service.AllocationRow:
             allocation = await service.allocate(
                 session,
                 principal,
@@ -330,12 +313,10 @@ async def allocate(
                 project_id=data.project_id,
                 village_id=village_id,
             )
-            row = await service.allocation_row(session, allocation)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            return await service.allocation_row(session, allocation)
+
+        row = await attempt(session, state, allocate_unit)
+        if row is not None:
             response = _see_other(_order_url(village_id))
             flash(response, f"已分配：{row.building} {row.unit.number}（{rules.format_area(row.unit.area)}）")
             return response
@@ -346,7 +327,7 @@ async def allocate(
         village_id,
         project_id=_project_of(values),
         allocate_form=state,
-        status_code=status,
+        status_code=state.status,
     )
 
 
@@ -357,16 +338,14 @@ async def release(
     state = FormState.of(RELEASE_FIELDS, await read_form(request))
     data = validate(ReleaseIn, state)
     _project_id, village_id = await service.allocation_target(session, principal, allocation_id)
-    status = 422
     if data is not None:
-        try:
+
+        async def release_unit() -> service.AllocationRow:
             allocation = await service.release(session, principal, allocation_id, data.reason)
-            row = await service.allocation_row(session, allocation)
-        except DomainErrors as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            return await service.allocation_row(session, allocation)
+
+        row = await attempt(session, state, release_unit)
+        if row is not None:
             response = _see_other(_order_url(village_id))
             flash(response, f"已退回：{row.building} {row.unit.number}，该房源可重新分配")
             return response
@@ -377,7 +356,7 @@ async def release(
         village_id,
         release_form=state,
         release_id=allocation_id,
-        status_code=status,
+        status_code=state.status,
     )
 
 

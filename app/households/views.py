@@ -20,15 +20,13 @@ from starlette.responses import Response
 from app.audit import service as audit
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, authorize, scope_clause
-from app.core.errors import Conflict, InvalidInput
 from app.core.idcard import InvalidIdNumber, looks_like_id_number, parse_id_number
 from app.core.params import HouseholdId, MemberId, PageNo, VillageId
 from app.core.text import QueryText, is_clean
 from app.households import progress, service
 from app.households.models import RELATIONS, Household, Member
 from app.households.schemas import HouseholdIn, HouseholdUpdate, MemberIn, MemberMove, MemberUpdate
-from app.web.errors import status_for
-from app.web.forms import FormState, pager, read_form, validate
+from app.web.forms import FormState, attempt, pager, read_form, validate
 from app.web.history import FIELD_LABELS, history_rows
 from app.web.templating import flash, render
 
@@ -193,21 +191,23 @@ async def household_new(
 ) -> Response:
     state = FormState.of(HOUSEHOLD_NEW_FIELDS, await read_form(request))
     data = validate(HouseholdIn, state, extra={"village_id": village_id}, choose=SELECTS)
-    status = 422
     if data is not None:
-        try:
-            household = await service.create_household(session, principal, data)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc, {"id_number": "head_id_number", "village_id": "group_id"})
-            status = status_for(exc)
-        else:
+        household = await attempt(
+            session,
+            state,
+            lambda: service.create_household(session, principal, data),
+            rename={"id_number": "head_id_number", "village_id": "group_id"},
+        )
+        if household is not None:
             response = _see_other(f"/households/{household.id}")
             flash(response, f"已保存：新增被征收户 户主 {data.head_name}（户口簿编号 {data.register_no}）")
             return response
     context = await _new_household_context(session, principal, village_id)
     return render(
-        request, "household_form.html", {**context, "form": state, "household": None}, status_code=status
+        request,
+        "household_form.html",
+        {**context, "form": state, "household": None},
+        status_code=state.status,
     )
 
 
@@ -295,17 +295,13 @@ async def household_edit(
 ) -> Response:
     state = FormState.of(HOUSEHOLD_EDIT_FIELDS, await read_form(request))
     data = validate(HouseholdUpdate, state, choose=SELECTS)
-    status = 422
     if data is not None:
         row = await service.household_row(session, principal, household_id)
         before = service.household_snapshot(row.household)
-        try:
-            household = await service.update_household(session, principal, household_id, data)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        household = await attempt(
+            session, state, lambda: service.update_household(session, principal, household_id, data)
+        )
+        if household is not None:
             changed = _changed_labels(before, service.household_snapshot(household))
             response = _see_other(f"/households/{household_id}")
             flash(
@@ -316,7 +312,7 @@ async def household_edit(
             )
             return response
     context = await _household_edit_context(session, principal, household_id)
-    return render(request, "household_form.html", {**context, "form": state}, status_code=status)
+    return render(request, "household_form.html", {**context, "form": state}, status_code=state.status)
 
 
 # ---------------------------------------------------------------- adding a member
@@ -344,21 +340,17 @@ async def member_new(
 ) -> Response:
     state = FormState.of(MEMBER_NEW_FIELDS, await read_form(request))
     data = validate(MemberIn, state, choose=SELECTS)
-    status = 422
     if data is not None:
-        try:
-            member = await service.add_member(session, principal, household_id, data)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        member = await attempt(
+            session, state, lambda: service.add_member(session, principal, household_id, data)
+        )
+        if member is not None:
             row = await service.household_row(session, principal, household_id)
             response = _see_other(f"/households/{household_id}")
             flash(response, f"已保存：{_head(row)}的家庭成员（新增 1 人：{member.name}）")
             return response
     context = await _member_new_context(session, principal, household_id)
-    return render(request, "member_form.html", {**context, "form": state}, status_code=status)
+    return render(request, "member_form.html", {**context, "form": state}, status_code=state.status)
 
 
 # ---------------------------------------------------------------- editing a member
@@ -390,17 +382,13 @@ async def member_edit(
 ) -> Response:
     state = FormState.of(MEMBER_EDIT_FIELDS, await read_form(request))
     data = validate(MemberUpdate, state, choose=SELECTS)
-    status = 422
     if data is not None:
         old, household = await service.get_member(session, principal, member_id)
         before, old_hash = service.member_snapshot(old), old.id_number_hash
-        try:
-            member = await service.update_member(session, principal, member_id, data)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        member = await attempt(
+            session, state, lambda: service.update_member(session, principal, member_id, data)
+        )
+        if member is not None:
             changed = _changed_labels(before, service.member_snapshot(member))
             if member.id_number_hash != old_hash and "身份证号" not in changed:
                 changed.append("身份证号")  # corrected digits may hide behind the same masked form
@@ -414,7 +402,7 @@ async def member_edit(
             )
             return response
     context = await _member_context(session, principal, member_id)
-    return render(request, "member_form.html", {**context, "form": state}, status_code=status)
+    return render(request, "member_form.html", {**context, "form": state}, status_code=state.status)
 
 
 # ---------------------------------------------------------------- moving a member to another household
@@ -473,15 +461,14 @@ async def member_move(
         choose=SELECTS,
         rename={"target_household_id": "target_register_no"},
     )
-    status = 422
     if data is not None and target is not None:
-        try:
-            moved = await service.move_member(session, principal, member_id, data)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc, {"target_household_id": "target_register_no"})
-            status = status_for(exc)
-        else:
+        moved = await attempt(
+            session,
+            state,
+            lambda: service.move_member(session, principal, member_id, data),
+            rename={"target_household_id": "target_register_no"},
+        )
+        if moved is not None:
             target_row = await service.household_row(session, principal, target.id)
             response = _see_other(f"/households/{target.id}")
             flash(
@@ -493,7 +480,7 @@ async def member_move(
             )
             return response
     context = await _member_context(session, principal, member_id)
-    return render(request, "member_move.html", {**context, "form": state}, status_code=status)
+    return render(request, "member_move.html", {**context, "form": state}, status_code=state.status)
 
 
 # ---------------------------------------------------------------- showing a full ID number once

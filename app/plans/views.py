@@ -26,8 +26,7 @@ from app.core.validation import chinese_message, title_along
 from app.plans import display, service
 from app.plans.models import PLAN_STATUSES, Plan
 from app.plans.schemas import PlanParamsIn, ProjectIn
-from app.web.errors import status_for
-from app.web.forms import FormState, read_form, validate
+from app.web.forms import FormState, attempt, read_form, validate
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -120,28 +119,26 @@ async def project_new(request: Request, session: Session, principal: WebPrincipa
     if not chosen:
         state.add("villages", "请至少选择一个村，并填写它的简称")
     data = validate(ProjectIn, state, extra={"villages": chosen} if chosen else None)
-    status = 422
     if data is not None and not state.invalid:
-        try:
-            project = await service.create_project(
+        project = await attempt(
+            session,
+            state,
+            lambda: service.create_project(
                 session,
                 principal,
                 code=data.code,
                 name=data.name,
                 villages=[(v.village_id, v.abbr) for v in data.villages],
-            )
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            ),
+        )
+        if project is not None:
             response = _see_other("/projects")
             flash(
                 response,
                 f"已保存：新建征收项目 {project.code} {project.name}（{len(data.villages)} 个村）",
             )
             return response
-    return render(request, "project_form.html", {**context, "form": state}, status_code=status)
+    return render(request, "project_form.html", {**context, "form": state}, status_code=state.status)
 
 
 # ---------------------------------------------------------------- the versions of a village's plan
@@ -201,15 +198,11 @@ async def new_draft(
     latest: Plan | None = context["latest"]
     form = PlanForm.posted(values) if latest is None else PlanForm.of({})
     params = form.parse() if latest is None else None
-    status = 422
     if latest is not None or params is not None:
-        try:
-            plan = await service.new_draft(session, principal, project_id, village_id, params)
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            form.state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+        plan = await attempt(
+            session, form.state, lambda: service.new_draft(session, principal, project_id, village_id, params)
+        )
+        if plan is not None:
             pv = context["pv"]
             if latest is None:
                 response = _see_other(f"/plans/{plan.id}")
@@ -222,7 +215,7 @@ async def new_draft(
                     "请修改后提交审核",
                 )
             return response
-    return render(request, "plan_new.html", {**context, **form.context()}, status_code=status)
+    return render(request, "plan_new.html", {**context, **form.context()}, status_code=form.state.status)
 
 
 # ---------------------------------------------------------------- the reviewer's queue
@@ -359,18 +352,16 @@ async def edit(request: Request, session: Session, principal: WebPrincipal, plan
     form = PlanForm.posted(await read_form(request))
     params = form.parse()
     lock = form.state.value("lock_version").strip()
-    status = 422
     if params is not None:
         before = dict((await service.get_plan(session, principal, plan_id)).params)
-        try:
-            plan = await service.update_draft(
+        plan = await attempt(
+            session,
+            form.state,
+            lambda: service.update_draft(
                 session, principal, plan_id, params, int(lock) if lock.isdigit() else 0
-            )
-        except (Conflict, InvalidInput) as exc:
-            await session.rollback()
-            form.state.add_domain_error(exc)
-            status = status_for(exc)
-        else:
+            ),
+        )
+        if plan is not None:
             pv = await service.get_project_village(session, principal, plan.project_id, plan.village_id)
             changed = display.changed_labels(before, plan.params)
             response = _see_other(f"/plans/{plan.id}")
@@ -381,7 +372,7 @@ async def edit(request: Request, session: Session, principal: WebPrincipal, plan
             )
             return response
     context = await _edit_context(session, principal, plan_id)
-    return render(request, "plan_form.html", {**context, **form.context()}, status_code=status)
+    return render(request, "plan_form.html", {**context, **form.context()}, status_code=form.state.status)
 
 
 # ---------------------------------------------------------------- the draft form

@@ -9,7 +9,7 @@ number) stay in the inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from math import ceil
 from typing import Any, TypeVar
@@ -17,12 +17,14 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import DomainError
+from app.core.errors import Conflict, DomainError, InvalidInput
 from app.core.validation import chinese_message
 from app.web.csrf import CSRF_FIELD, check_csrf
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 MAX_FIELD_CHARS = 1000
 
@@ -51,6 +53,7 @@ class FormState:
     fields: frozenset[str] = frozenset()
     errors: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
+    status: int = 422  # the status to render the form again with
 
     @classmethod
     def of(cls, fields: Iterable[str], values: Mapping[str, object] | None = None) -> FormState:
@@ -81,6 +84,28 @@ class FormState:
         if name and rename and name in rename:
             name = rename[name]
         self.add(name, exc.message)
+
+
+async def attempt(
+    session: AsyncSession,
+    state: FormState,
+    action: Callable[[], Awaitable[T]],
+    *,
+    rename: Mapping[str, str] | None = None,
+) -> T | None:
+    """Run the service call behind a form. On a domain error a user can fix (``Conflict``, ``InvalidInput``) the
+    unit of work is rolled back — nothing half-saved —, the message goes next to its field and ``state.status``
+    says how to render the form again; ``None`` is returned. Other errors (not found, forbidden) propagate to the
+    error pages."""
+    from app.web.errors import status_for
+
+    try:
+        return await action()
+    except (Conflict, InvalidInput) as exc:
+        await session.rollback()
+        state.add_domain_error(exc, rename)
+        state.status = status_for(exc)
+        return None
 
 
 def _field_message(
