@@ -120,6 +120,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app.include_router(agreements_api.router)
     app.include_router(agreements_views.router, include_in_schema=False)
+    from app.socialsecurity import api as socialsecurity_api
+    from app.socialsecurity import views as socialsecurity_views
+
+    app.include_router(socialsecurity_api.router)
+    app.include_router(socialsecurity_views.router, include_in_schema=False)
     _install_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import

@@ -39,6 +39,21 @@ ACTION_LABELS: dict[str, str] = {
     "lottery.draw": "摇号",
     "flat.allocate": "分配安置房",
     "flat.release": "退回安置房",
+    "social_batch.create": "新建征地批次",
+    "social_batch.update": "修改征地批次参数",
+    "social_batch.land": "登记各户承包地与被征收面积",
+    "social_batch.notice": "公示参保人员名册",
+    "social_batch.approve": "审核通过参保人员名册",
+    "social_batch.send_back": "退回参保人员名册",
+    "social_batch.enroll": "办理参保",
+    "old_policy.record": "登记老政策享受情况",
+    "passbook.set": "登记养老金专用存折",
+    "certification.record": "登记资格认证",
+    "enrollment.death": "登记死亡",
+    "enrollment.heir": "登记继承人",
+    "overpayment.recover": "登记多发追回",
+    "pension.claim": "核定月度养老金",
+    "export.download": "导出名单（PDF/XLSX）",
 }
 
 

@@ -59,6 +59,13 @@ class Perm(StrEnum):
     AGREEMENT_MANAGE = "agreement.manage"  # issue agreements and record their signing
     AGREEMENT_VOID = "agreement.void"  # void an agreement (with a reason)
     FLATS_ALLOCATE = "flats.allocate"  # allocate flats in the published order; draw the lottery
+    # Land-loss social security (issue 4). Reading batches, lists, enrollments and pensions is REGISTRY_READ.
+    SOCIAL_BATCH_MANAGE = "social.batches"  # create acquisition batches and set their parameters
+    SOCIAL_CASE_WRITE = "social.write"  # land per household, notice the list, enroll, old policy, passbooks,
+    # proof of life, deaths and heirs
+    SOCIAL_APPROVE = "social.approve"  # approve or send back an eligibility list noticed by someone else
+    RECOVERY_RECORD = "social.recovery"  # record money recovered from an overpayment
+    PENSION_CLAIM = "pension.claim"  # put the pensions due for a month into payment (the monthly batch)
 
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -78,6 +85,11 @@ PERMISSION_LABELS: dict[str, str] = {
     Perm.AGREEMENT_MANAGE: "出具和签订协议",
     Perm.AGREEMENT_VOID: "作废协议",
     Perm.FLATS_ALLOCATE: "分配安置房",
+    Perm.SOCIAL_BATCH_MANAGE: "管理征地批次",
+    Perm.SOCIAL_CASE_WRITE: "办理被征地农民社保业务",
+    Perm.SOCIAL_APPROVE: "审核参保人员名册",
+    Perm.RECOVERY_RECORD: "登记多发追回",
+    Perm.PENSION_CLAIM: "核定月度养老金",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -91,15 +103,30 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.NOTICE_MANAGE,
             Perm.AGREEMENT_MANAGE,
             Perm.FLATS_ALLOCATE,
+            Perm.SOCIAL_CASE_WRITE,
         }
     ),
     Role.REVIEWER: frozenset(
-        {Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.PLAN_APPROVE, Perm.ASSESSMENT_APPROVE, Perm.AGREEMENT_VOID}
+        {
+            Perm.REGISTRY_READ,
+            Perm.ID_REVEAL,
+            Perm.PLAN_APPROVE,
+            Perm.ASSESSMENT_APPROVE,
+            Perm.AGREEMENT_VOID,
+            Perm.SOCIAL_APPROVE,
+        }
     ),
-    Role.FINANCE: frozenset({Perm.REGISTRY_READ}),
+    Role.FINANCE: frozenset({Perm.REGISTRY_READ, Perm.RECOVERY_RECORD, Perm.PENSION_CLAIM}),
     Role.AUDITOR: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ}),
     Role.ADMIN: frozenset(
-        {Perm.REGISTRY_READ, Perm.USERS_MANAGE, Perm.AREAS_MANAGE, Perm.PROJECTS_MANAGE, Perm.PLAN_EDIT}
+        {
+            Perm.REGISTRY_READ,
+            Perm.USERS_MANAGE,
+            Perm.AREAS_MANAGE,
+            Perm.PROJECTS_MANAGE,
+            Perm.PLAN_EDIT,
+            Perm.SOCIAL_BATCH_MANAGE,
+        }
     ),
 }
 
@@ -156,3 +183,13 @@ def scope_clause(principal: Principal, column: InstrumentedAttribute[str]) -> Co
     if not principal.scope_paths:
         return false()
     return or_(*(column.startswith(p, autoescape=True) for p in principal.scope_paths))
+
+
+def scope_prefixes(principal: Principal) -> list[str] | None:
+    """``LIKE`` patterns for the caller's areas (``None``: everywhere), for set-based SQL written as text:
+    ``area_path LIKE ANY(:prefixes)``. Same meaning as ``scope_clause``."""
+    if principal is SYSTEM:
+        return None
+    return [
+        p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in principal.scope_paths
+    ]

@@ -34,6 +34,7 @@ from app.households.service import household_snapshot, id_cipher, member_snapsho
 from app.plans import service as plans_service
 from app.plans.models import Project
 from app.plans.schemas import demo_params
+from app.socialsecurity.demo import SocialDemoResult, ensure_demo_social_security
 
 Progress = Callable[[str], None]
 
@@ -55,6 +56,8 @@ class DemoResult:
     projects_added: int = 0
     plans_added: int = 0
     units_added: int = 0
+    social_enrolled: int = 0
+    social: SocialDemoResult | None = None
     villages: list[VillageResult] = field(default_factory=list)
 
     @property
@@ -73,6 +76,7 @@ class DemoResult:
             or self.households_added
             or self.projects_added
             or self.units_added
+            or self.social_enrolled
         )
 
     @property
@@ -118,6 +122,21 @@ async def load_demo(
         flats = await flats_service.ensure_demo_flats(session, "FQ-2022")
         progress(f"安置房源：{'新增 ' + str(flats) + ' 套' if flats else '已存在'}")
         result.units_added = flats
+        social = await ensure_demo_social_security(
+            session,
+            {
+                name: await _demo_principal(session, name)
+                for name in ("admin", "caseworker", "reviewer", "finance")
+            },
+        )
+        if social is not None:
+            result.social_enrolled, result.social = social.enrolled, social
+            progress(
+                f"被征地农民社保：参保 {social.enrolled} 人，其中领取养老金 {social.pensioners} 人，"
+                f"资格认证 {social.certifications} 次，历史发放 {social.months_paid} 人月"
+            )
+        else:
+            progress("被征地农民社保：已存在")
         if result.changed:
             await audit.record(
                 session,
@@ -133,6 +152,7 @@ async def load_demo(
                     "members_added": result.members_added,
                     "projects_added": result.projects_added,
                     "units_added": result.units_added,
+                    "social_enrolled": result.social_enrolled,
                 },
             )
         return result

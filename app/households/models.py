@@ -102,6 +102,7 @@ class Member(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="registered", server_default="registered")
     phone: Mapped[str | None] = mapped_column(String(20))
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    registered_on: Mapped[date | None] = mapped_column(Date, comment="户籍迁入日期；空表示迁入早于系统登记")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -21,7 +21,7 @@ from app.areas.models import Area
 from app.audit import service as audit
 from app.auth.policy import SYSTEM, Perm, Principal, authorize, require, scope_clause
 from app.config import get_settings
-from app.core.clock import utcnow
+from app.core.clock import today_in_china, utcnow
 from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.idcard import mask_id_number, parse_id_number
@@ -518,6 +518,7 @@ async def move_member(
         relation=data.relation,
         status="registered",
         phone=member.phone,
+        registered_on=today_in_china(),
     )
     session.add(moved)
     await _flush_or_conflict(session)

@@ -51,7 +51,7 @@ HOUSEHOLD_TABS: list[HouseholdTab] = [
     HouseholdTab("agreement", "协议", "/households/{id}/agreements"),
     HouseholdTab("flats", "安置房", "/households/{id}/flats"),
     HouseholdTab("payments", "付款", None),
-    HouseholdTab("social", "社保", None),
+    HouseholdTab("social", "社保", "/households/{id}/social"),
     HouseholdTab("history", "操作记录", "/households/{id}#history"),
 ]
 env.globals["HOUSEHOLD_TABS"] = HOUSEHOLD_TABS

@@ -46,7 +46,7 @@ from app.auth.policy import SYSTEM, Perm
 from app.core.idcard import make_id_number
 from app.households import service as households
 from app.households.schemas import HouseholdIn
-from tests.authz import flats_world, plans_world
+from tests.authz import flats_world, plans_world, social_world
 from tests.seed import AREAS, HOUSEHOLDS, PASSWORD, SEED
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -80,6 +80,13 @@ GRANTS["rv_a"] |= {Perm.AGREEMENT_VOID}
 # Issue 3, flats: the caseworker draws the lottery and allocates; the admin registers buildings and units
 # (PROJECTS_MANAGE, above).
 GRANTS["cw_a"] |= {Perm.FLATS_ALLOCATE}
+# Issue 4, land-loss social security: the admin creates batches and sets their parameters; the caseworker records
+# land, notices the list, enrolls and keeps each pensioner's file; a reviewer approves a list someone else noticed;
+# finance records recoveries and claims the monthly pensions (domain.md).
+GRANTS["cw_a"] |= {Perm.SOCIAL_CASE_WRITE}
+GRANTS["rv_a"] |= {Perm.SOCIAL_APPROVE}
+GRANTS["fin"] |= {Perm.RECOVERY_RECORD, Perm.PENSION_CLAIM}
+GRANTS["adm"] |= {Perm.SOCIAL_BATCH_MANAGE}
 
 # The seeded households: h1 前方庄村 and h2 后方庄村 (王村乡), h3 东关村 (城关乡), h4 西街村 in another county.
 LABELS = ("h1", "h2", "h3", "h4")
@@ -139,6 +146,14 @@ Kind = Literal[
     "project",  # a project over the label's village whose plan has no version yet
     "draft_plan",  # a draft plan version of the label's village
     "submitted_plan",  # a plan version of the label's village awaiting review
+    # social security (tests/authz/social_world.py, which says more): per label, in the label's village
+    "social_project",  # a project over the village only, with no batch
+    "social_draft_batch",  # a draft batch, version 1, land recorded for the label's seeded household
+    "social_noticed_batch",  # a batch whose notice ended long ago, noticed by nobody of the matrix
+    "social_approved_batch",  # an approved batch with one eligible person, not yet enrolled
+    "social_enrollment",  # an active pensioner with a passbook
+    "social_deceased_enrollment",  # a deceased pensioner with an overpayment of 520.00 to recover, no heir
+    "social_person",  # the full ID number of a registered person of the village, not enrolled, no old policy
 ]
 PATH_KINDS: dict[str, Kind] = {
     "household_id": "household",
@@ -705,6 +720,303 @@ _ROUTES = [
         changes=True,
     ),
     web("GET", "/households/{household_id}/flats", R, check=check_page_shows("household_id")),
+    # ---- issue 4: social security API (add entries below this line)
+    # A stateless calculator over the body alone: nothing to aim outside anyone's areas.
+    api("POST", "/social-security/quote", R, body=lambda _aim: social_world.quote_body()),
+    api("GET", "/social-security/batches", R),
+    api(
+        "POST",
+        "/social-security/batches",
+        Perm.SOCIAL_BATCH_MANAGE,
+        body=social_world.batch_body,
+        body_slots={"project_id": ("social_project", REFUSED_INPUT)},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api(
+        "GET",
+        "/social-security/batches/{batch_id}",
+        R,
+        kinds={"batch_id": "social_draft_batch"},
+        check=social_world.check_batch,
+    ),
+    api(
+        "PUT",
+        "/social-security/batches/{batch_id}",
+        Perm.SOCIAL_BATCH_MANAGE,
+        body=social_world.batch_update_body,
+        kinds={"batch_id": "social_draft_batch"},
+        check=social_world.check_batch,
+        changes=True,
+    ),
+    api(
+        "GET",
+        "/social-security/batches/{batch_id}/land",
+        R,
+        kinds={"batch_id": "social_draft_batch"},
+        check=social_world.check_land,
+    ),
+    api(
+        "PUT",
+        "/social-security/batches/{batch_id}/land",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.land_body,
+        kinds={"batch_id": "social_draft_batch"},
+        changes=True,
+    ),
+    api(
+        "GET", "/social-security/batches/{batch_id}/eligibility", R, kinds={"batch_id": "social_draft_batch"}
+    ),
+    api(
+        "POST",
+        "/social-security/batches/{batch_id}/notice",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.notice_body,
+        kinds={"batch_id": "social_draft_batch"},
+        check=social_world.check_batch,
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/batches/{batch_id}/approve",
+        Perm.SOCIAL_APPROVE,
+        kinds={"batch_id": "social_noticed_batch"},
+        check=social_world.check_batch,
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/batches/{batch_id}/send-back",
+        Perm.SOCIAL_APPROVE,
+        body=social_world.send_back_body,
+        kinds={"batch_id": "social_noticed_batch"},
+        check=social_world.check_batch,
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/batches/{batch_id}/enroll",
+        Perm.SOCIAL_CASE_WRITE,
+        kinds={"batch_id": "social_approved_batch"},
+        check=social_world.check_enrolled,
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/old-policy",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.old_policy_body,
+        body_slots={"id_number": ("social_person", REFUSED_INPUT)},
+        changes=True,
+    ),
+    api("GET", "/social-security/old-policy", R),
+    api("GET", "/social-security/enrollments", R),
+    api(
+        "GET",
+        "/social-security/enrollments/{enrollment_id}",
+        R,
+        kinds={"enrollment_id": "social_enrollment"},
+        check=social_world.check_person,
+    ),
+    api(
+        "PUT",
+        "/social-security/enrollments/{enrollment_id}/passbook",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.passbook_body,
+        kinds={"enrollment_id": "social_enrollment"},
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/enrollments/{enrollment_id}/certifications",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.certification_body,
+        kinds={"enrollment_id": "social_enrollment"},
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/enrollments/{enrollment_id}/death",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.death_body,
+        kinds={"enrollment_id": "social_enrollment"},
+        changes=True,
+    ),
+    api(
+        "PUT",
+        "/social-security/enrollments/{enrollment_id}/heir",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.heir_body,
+        kinds={"enrollment_id": "social_deceased_enrollment"},
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/social-security/enrollments/{enrollment_id}/recoveries",
+        Perm.RECOVERY_RECORD,
+        body=social_world.recovery_body,
+        kinds={"enrollment_id": "social_deceased_enrollment"},
+        ok=frozenset({201}),
+        check=social_world.check_recovered,
+        changes=True,
+    ),
+    api("GET", "/social-security/due", R),
+    api("GET", "/social-security/certification-due", R),
+    # ---- issue 4: social security pages (add entries below this line)
+    web("GET", "/social-security", R),
+    web("GET", "/social-security/batches/new", Perm.SOCIAL_BATCH_MANAGE),
+    web(
+        "POST",
+        "/social-security/batches/new",
+        Perm.SOCIAL_BATCH_MANAGE,
+        # The page names the project and village in one select: "project_id:village_id".
+        body=lambda aim: {
+            **social_world.batch_body(aim),
+            "target": f"{aim['project_id']}:{aim.world.villages[aim.label('project_id')]}",
+            "project_id": "",
+            "village_id": "",
+        },
+        body_slots={"project_id": ("social_project", REFUSED_INPUT)},
+        changes=True,
+    ),
+    web(
+        "GET",
+        "/social-security/batches/{batch_id}",
+        R,
+        kinds={"batch_id": "social_draft_batch"},
+        check=check_page_shows("batch_id"),  # the land table lists the label's seeded household
+    ),
+    web(
+        "GET",
+        "/social-security/batches/{batch_id}/edit",
+        Perm.SOCIAL_BATCH_MANAGE,
+        kinds={"batch_id": "social_draft_batch"},
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/edit",
+        Perm.SOCIAL_BATCH_MANAGE,
+        body=social_world.batch_update_body,
+        kinds={"batch_id": "social_draft_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/land",
+        Perm.SOCIAL_CASE_WRITE,
+        # One form, two inputs per household: c_<id> 承包地面积, a_<id> 被征收面积.
+        body=lambda aim: {
+            f"{prefix}_{aim.world.households[aim.label('batch_id')]}": value
+            for prefix, value in (("c", "5.0"), ("a", "4.9"))
+        },
+        kinds={"batch_id": "social_draft_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/notice",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.notice_body,
+        kinds={"batch_id": "social_draft_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/approve",
+        Perm.SOCIAL_APPROVE,
+        body=lambda _aim: {"confirm": "1"},
+        kinds={"batch_id": "social_noticed_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/send-back",
+        Perm.SOCIAL_APPROVE,
+        body=social_world.send_back_body,
+        kinds={"batch_id": "social_noticed_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/batches/{batch_id}/enroll",
+        Perm.SOCIAL_CASE_WRITE,
+        body=lambda _aim: {"confirm": "1"},
+        kinds={"batch_id": "social_approved_batch"},
+        changes=True,
+    ),
+    web(
+        "GET",
+        "/social-security/batches/{batch_id}/notice.pdf",
+        R,
+        kinds={"batch_id": "social_noticed_batch"},
+        changes=True,  # the download is audited
+    ),
+    web("GET", "/social-security/people", R),
+    web("GET", "/social-security/people/{enrollment_id}", R, kinds={"enrollment_id": "social_enrollment"}),
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/passbook",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.passbook_body,
+        kinds={"enrollment_id": "social_enrollment"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/certifications",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.certification_body,
+        kinds={"enrollment_id": "social_enrollment"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/death",
+        Perm.SOCIAL_CASE_WRITE,
+        body=lambda aim: {**social_world.death_body(aim), "confirm": "1"},
+        kinds={"enrollment_id": "social_enrollment"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/heir",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.heir_body,
+        kinds={"enrollment_id": "social_deceased_enrollment"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/recoveries",
+        Perm.RECOVERY_RECORD,
+        body=social_world.recovery_body,
+        kinds={"enrollment_id": "social_deceased_enrollment"},
+        changes=True,
+    ),
+    web("GET", "/households/{household_id}/social", R, check=check_page_shows("household_id")),
+    web("GET", "/social-security/old-policy", R),
+    web(
+        "POST",
+        "/social-security/old-policy",
+        Perm.SOCIAL_CASE_WRITE,
+        body=social_world.old_policy_body,
+        body_slots={"id_number": ("social_person", REFUSED_INPUT)},
+        changes=True,
+    ),
+    web("GET", "/social-security/old-policy/template.xlsx", R),
+    # Without a file an authorised caller is told to choose one (tests/socialsecurity covers real imports).
+    web(
+        "POST",
+        "/social-security/old-policy/import",
+        Perm.SOCIAL_CASE_WRITE,
+        body=no_fields,
+        ok=frozenset({422}),
+    ),
+    web("GET", "/social-security/certification-due", R),
+    web("GET", "/social-security/certification-due.pdf", R, changes=True),  # the download is audited
+    web("GET", "/social-security/certification-due.xlsx", R, changes=True),
+    web("GET", "/social-security/due", R),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",
@@ -1202,6 +1514,8 @@ async def run_probe(
         await plans_world.add_plans(db, world)
     if kinds & flats_world.FLATS_KINDS:
         await flats_world.add_flats(db, world)
+    if kinds & social_world.SOCIAL_KINDS:
+        await social_world.add_social(db, world)
     aim = Aim(probe, world)
     before = await fingerprint(db)
     response = await send(probe, aim, app, credentials)

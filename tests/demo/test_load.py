@@ -60,7 +60,9 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
     # one event per area, user and household, one per project and three per plan (drafted, submitted, approved),
     # one per demo building and per batch of its units, and one for the load itself
     assert first.units_added == 36
-    assert after[4] - before[4] == first.areas_added + 7 + 1342 + 2 + 5 * 3 + 2 * 2 + 1
+    # and those of the social-security demo (tests/socialsecurity check its content)
+    assert first.social is not None and first.social.enrolled == first.social_enrolled > 800
+    assert after[4] - before[4] == first.areas_added + 7 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events
 
     assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
     district = [await _village_totals(db, v.area.code, v.plan.register_prefix) for v in data.villages[1:]]
@@ -77,7 +79,14 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
     household = await db.scalar(select(Household).where(Household.register_no == "QFZ0001"))
     assert household is not None
     events = (await db.scalars(select(AuditEvent).where(AuditEvent.household_id == household.id))).all()
-    assert [e.action for e in events] == ["household.create"]
+    assert events[0].action == "household.create"
+    # then only what the social-security demo did for its people (old policy, passbooks)
+    assert {e.action for e in events[1:]} <= {
+        "old_policy.record",
+        "passbook.set",
+        "enrollment.death",
+        "enrollment.heir",
+    }
     snapshot = events[0].after or {}
     members = (await db.scalars(select(Member).where(Member.household_id == household.id))).all()
     assert len(snapshot["members"]) + 1 == len(members)
