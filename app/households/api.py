@@ -60,6 +60,7 @@ def member_out(m: Member) -> MemberOut:
         status=m.status,
         status_label=MEMBER_STATUSES[m.status],
         phone=m.phone,
+        registered_on=m.registered_on,
         version=m.version,
     )
 

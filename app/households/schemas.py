@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,6 +40,11 @@ def _check_phone(value: str | None) -> str | None:
     return compact
 
 
+# 户籍迁入日期: when the person was registered in the household (moved in, married in, born); left empty when
+# that was before the registry was kept. Land-loss eligibility asks who was registered on an announcement date.
+RegisteredOn = Annotated[date | None, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=200)
 
@@ -50,6 +55,7 @@ class MemberIn(_In):
     relation: Relation = Field(title="与户主关系")
     status: MemberStatus = Field(default="registered", title="户籍状态")
     phone: OptionalText = Field(default=None, max_length=20, title="联系电话")
+    registered_on: RegisteredOn = Field(default=None, title="户籍迁入日期")
 
     _id = field_validator("id_number")(_check_id_number)
     _phone = field_validator("phone")(_check_phone)
@@ -60,6 +66,7 @@ class MemberUpdate(_In):
     relation: Relation = Field(title="与户主关系")
     status: MemberStatus = Field(title="户籍状态")
     phone: OptionalText = Field(default=None, max_length=20, title="联系电话")
+    registered_on: RegisteredOn = Field(default=None, title="户籍迁入日期")
     # A corrected ID number (更正身份证号); leave out to keep the current one.
     id_number: OptionalText = Field(default=None, max_length=40, title="身份证号")
     version: int = Field(ge=1, le=2_000_000_000, title="版本")
@@ -115,6 +122,7 @@ class MemberOut(BaseModel):
     status: MemberStatus
     status_label: str
     phone: str | None
+    registered_on: date | None = None
     version: int
 
 

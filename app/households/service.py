@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -241,6 +242,7 @@ def member_snapshot(m: Member) -> dict[str, Any]:
         "relation": RELATIONS[m.relation],
         "status": MEMBER_STATUSES[m.status],
         "phone": m.phone,
+        **({"registered_on": m.registered_on.isoformat()} if m.registered_on else {}),
     }
 
 
@@ -295,7 +297,13 @@ async def _person_is_free(
 
 
 def _new_member(
-    household: Household, name: str, id_number: str, relation: str, status: str, phone: str | None
+    household: Household,
+    name: str,
+    id_number: str,
+    relation: str,
+    status: str,
+    phone: str | None,
+    registered_on: date | None = None,
 ) -> Member:
     parsed = parse_id_number(id_number)
     cipher = id_cipher()
@@ -312,6 +320,7 @@ def _new_member(
         status=status,
         phone=phone,
         left_at=None if status == "registered" else utcnow(),
+        registered_on=registered_on,
     )
 
 
@@ -415,6 +424,15 @@ async def update_household(
     return household
 
 
+def _check_registered_on(registered_on: date | None, birth_date: date) -> None:
+    if registered_on is None:
+        return
+    if registered_on < birth_date:
+        raise InvalidInput("户籍迁入日期不能早于出生日期", field="registered_on")
+    if registered_on > today_in_china():
+        raise InvalidInput("户籍迁入日期不能晚于今天", field="registered_on")
+
+
 async def add_member(
     session: AsyncSession, principal: Principal, household_id: int, data: MemberIn
 ) -> Member:
@@ -423,7 +441,10 @@ async def add_member(
     if data.status == "registered":
         await _person_is_free(session, principal, id_cipher().lookup_hash(data.id_number))
     await _check_single_head(session, household.id, data.relation, data.status)
-    member = _new_member(household, data.name, data.id_number, data.relation, data.status, data.phone)
+    _check_registered_on(data.registered_on, parse_id_number(data.id_number).birth_date)
+    member = _new_member(
+        household, data.name, data.id_number, data.relation, data.status, data.phone, data.registered_on
+    )
     session.add(member)
     await _flush_or_conflict(session)
     await audit.record(
@@ -460,6 +481,8 @@ async def update_member(
         member.id_number_masked = mask_id_number(parsed.number)
         member.birth_date, member.sex = parsed.birth_date, parsed.sex
     member.name, member.relation, member.phone = data.name, data.relation, data.phone
+    _check_registered_on(data.registered_on, member.birth_date)
+    member.registered_on = data.registered_on
     if data.status != member.status:
         member.left_at = None if data.status == "registered" else utcnow()
         member.status = data.status

@@ -37,8 +37,8 @@ SEARCH_MAX_CHARS = 50
 
 HOUSEHOLD_NEW_FIELDS = ("group_id", "register_no", "address", "head_name", "head_id_number", "head_phone")
 HOUSEHOLD_EDIT_FIELDS = ("group_id", "register_no", "address")
-MEMBER_NEW_FIELDS = ("name", "id_number", "relation", "phone")
-MEMBER_EDIT_FIELDS = ("name", "relation", "status", "phone", "id_number")
+MEMBER_NEW_FIELDS = ("name", "id_number", "relation", "phone", "registered_on")
+MEMBER_EDIT_FIELDS = ("name", "relation", "status", "phone", "id_number", "registered_on")
 MOVE_FIELDS = ("target_register_no", "relation")
 SELECTS = ("group_id", "relation", "status")
 
@@ -371,7 +371,14 @@ async def member_edit_form(
     m: Member = context["member"]
     form = FormState.of(
         MEMBER_EDIT_FIELDS,
-        {"name": m.name, "relation": m.relation, "status": m.status, "phone": m.phone, "version": m.version},
+        {
+            "name": m.name,
+            "relation": m.relation,
+            "status": m.status,
+            "phone": m.phone,
+            "registered_on": m.registered_on.isoformat() if m.registered_on else "",
+            "version": m.version,
+        },
     )
     return render(request, "member_form.html", {**context, "form": form})
 

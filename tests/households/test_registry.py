@@ -294,3 +294,28 @@ async def test_create_household_outside_scope_is_refused(
     )
     assert r.status_code == 422 and r.json()["detail"] == "所选的村不存在，或不在您负责的区域内"
     assert await count(db, Household) == before
+
+
+async def test_registration_date_is_kept_checked_and_audited(
+    client: httpx.AsyncClient, db: AsyncSession, seed: Any
+) -> None:
+    """户籍迁入日期: optional; not before birth, not in the future; it decides who was registered on a land
+    acquisition's announcement date (issue 4)."""
+    h = await auth(client, "cw_a")
+    hid = seed.households["h1"]
+    body = {"name": "王新娘", "id_number": NEW_ID, "relation": "child_in_law"}
+    before_birth = await client.post(
+        f"/api/v1/households/{hid}/members", headers=h, json={**body, "registered_on": "1980-01-01"}
+    )
+    assert before_birth.status_code == 422
+    assert "户籍迁入日期不能早于出生日期" in before_birth.text
+    assert await count(db, Member, Member.household_id == hid, Member.name == "王新娘") == 0
+    r = await client.post(
+        f"/api/v1/households/{hid}/members", headers=h, json={**body, "registered_on": "2023-02-01"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["registered_on"] == "2023-02-01"
+    event = await db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "member.add").order_by(AuditEvent.seq.desc())
+    )
+    assert event is not None and event.after is not None and event.after["registered_on"] == "2023-02-01"
