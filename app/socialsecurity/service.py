@@ -196,6 +196,17 @@ async def get_batch(session: AsyncSession, principal: Principal, batch_id: int) 
     return (await batch_row(session, principal, batch_id)).batch
 
 
+async def _batch_in_status(
+    session: AsyncSession, actor: Principal, batch_id: int, perm: Perm, status: str, refusal: str
+) -> AcquisitionBatch:
+    """A batch the caller may act on with ``perm``, refused with ``refusal`` unless it is in ``status``."""
+    batch = await get_batch(session, actor, batch_id)
+    authorize(actor, perm, batch.area_path)
+    if batch.status != status:
+        raise Conflict(refusal, field="status")
+    return batch
+
+
 def batch_snapshot(batch: AcquisitionBatch) -> dict[str, Any]:
     return {
         "code": batch.code,
@@ -265,10 +276,14 @@ async def create_batch(session: AsyncSession, actor: Principal, data: BatchIn) -
 async def update_batch(
     session: AsyncSession, actor: Principal, batch_id: int, data: BatchUpdate
 ) -> AcquisitionBatch:
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_BATCH_MANAGE, batch.area_path)
-    if batch.status != "draft":
-        raise Conflict("名册已公示，批次参数不能再修改；如需修改请由审核员退回", field="status")
+    batch = await _batch_in_status(
+        session,
+        actor,
+        batch_id,
+        Perm.SOCIAL_BATCH_MANAGE,
+        "draft",
+        "名册已公示，批次参数不能再修改；如需修改请由审核员退回",
+    )
     if batch.version != data.version:
         raise Conflict("该批次已被他人修改，请刷新页面后重新填写", field="version")
     before = batch_snapshot(batch)
@@ -365,10 +380,14 @@ async def land_rows(session: AsyncSession, principal: Principal, batch_id: int) 
 async def set_land(session: AsyncSession, actor: Principal, batch_id: int, items: Sequence[LandIn]) -> int:
     """Record (or correct) the contracted and acquired land of households in a draft batch; returns how many
     households changed."""
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_CASE_WRITE, batch.area_path)
-    if batch.status != "draft":
-        raise Conflict("名册已公示，土地面积不能再修改；如需修改请由审核员退回", field="status")
+    batch = await _batch_in_status(
+        session,
+        actor,
+        batch_id,
+        Perm.SOCIAL_CASE_WRITE,
+        "draft",
+        "名册已公示，土地面积不能再修改；如需修改请由审核员退回",
+    )
     ids = [item.household_id for item in items]
     if len(set(ids)) != len(ids):
         raise InvalidInput("同一户填写了两次", field="items")
@@ -555,10 +574,9 @@ async def start_notice(
     session: AsyncSession, actor: Principal, batch_id: int, data: NoticeIn
 ) -> AcquisitionBatch:
     """Freeze the list and put it up for public notice (公示)."""
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_CASE_WRITE, batch.area_path)
-    if batch.status != "draft":
-        raise Conflict("该批次的名册已经公示", field="status")
+    batch = await _batch_in_status(
+        session, actor, batch_id, Perm.SOCIAL_CASE_WRITE, "draft", "该批次的名册已经公示"
+    )
     entries = await compute_list(session, batch)
     if not entries:
         raise InvalidInput("还没有登记任何一户的承包地和被征收面积，名册为空，不能公示", field="items")
@@ -605,10 +623,9 @@ async def start_notice(
 
 
 async def approve_batch(session: AsyncSession, actor: Principal, batch_id: int) -> AcquisitionBatch:
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_APPROVE, batch.area_path)
-    if batch.status != "noticed":
-        raise Conflict("只有公示中的名册可以审核", field="status")
+    batch = await _batch_in_status(
+        session, actor, batch_id, Perm.SOCIAL_APPROVE, "noticed", "只有公示中的名册可以审核"
+    )
     if batch.noticed_by is not None and batch.noticed_by == actor.user_id:
         raise Forbidden("不能审核自己公示的名册，请由另一位审核员审核")
     today = today_in_china()
@@ -634,10 +651,9 @@ async def approve_batch(session: AsyncSession, actor: Principal, batch_id: int) 
 async def send_back_batch(
     session: AsyncSession, actor: Principal, batch_id: int, comment: str
 ) -> AcquisitionBatch:
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_APPROVE, batch.area_path)
-    if batch.status != "noticed":
-        raise Conflict("只有公示中的名册可以退回", field="status")
+    batch = await _batch_in_status(
+        session, actor, batch_id, Perm.SOCIAL_APPROVE, "noticed", "只有公示中的名册可以退回"
+    )
     if not comment.strip():
         raise InvalidInput("请填写退回原因", field="comment")
     await session.execute(delete(EligibilityEntry).where(EligibilityEntry.batch_id == batch.id))
@@ -698,10 +714,9 @@ async def enroll_batch(
 ) -> int:
     """Enroll every eligible person of an approved list (参保); returns how many. ``enrolled_on`` (default today)
     is only given when loading history (the demo)."""
-    batch = await get_batch(session, actor, batch_id)
-    authorize(actor, Perm.SOCIAL_CASE_WRITE, batch.area_path)
-    if batch.status != "approved":
-        raise Conflict("名册审核通过后才能办理参保", field="status")
+    batch = await _batch_in_status(
+        session, actor, batch_id, Perm.SOCIAL_CASE_WRITE, "approved", "名册审核通过后才能办理参保"
+    )
     entries = (
         await session.scalars(
             select(EligibilityEntry).where(EligibilityEntry.batch_id == batch.id, EligibilityEntry.eligible)
@@ -723,6 +738,7 @@ async def enroll_batch(
             )
         ).all()
     )
+    enrolled: list[Enrollment] = []
     for e in entries:
         enrollment = Enrollment(
             county_code=batch.county_code,
@@ -740,7 +756,8 @@ async def enroll_batch(
             status="active",
         )
         _bridge(enrollment, params, old.get(e.person_hash))
-        session.add(enrollment)
+        enrolled.append(enrollment)
+    session.add_all(enrolled)
     batch.status, batch.enrolled_at = "enrolled", utcnow()
     await _flush(session)
     await audit.record(
@@ -750,15 +767,8 @@ async def enroll_batch(
         "acquisition_batch",
         batch.id,
         after={
-            "enrolled": len(entries),
-            "account_credit_total": fen_to_yuan(
-                sum(
-                    rules.account_credit(batch.fee_standard, old[e.person_hash].lump_sum_received)
-                    if e.person_hash in old
-                    else batch.fee_standard
-                    for e in entries
-                )
-            ),
+            "enrolled": len(enrolled),
+            "account_credit_total": fen_to_yuan(sum(e.account_credit for e in enrolled)),
         },
         county_code=batch.county_code,
     )
