@@ -125,6 +125,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app.include_router(socialsecurity_api.router)
     app.include_router(socialsecurity_views.router, include_in_schema=False)
+    from app.ledger import api as ledger_api
+    from app.payments import api as payments_api
+
+    app.include_router(payments_api.router)
+    app.include_router(ledger_api.router)
+    from app.ledger import views as ledger_views
+    from app.payments import views as payments_views
+
+    app.include_router(payments_views.router, include_in_schema=False)
+    app.include_router(ledger_views.router, include_in_schema=False)
     _install_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import

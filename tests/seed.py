@@ -52,6 +52,7 @@ USERS = [
     ("reviewer", "rv_a", "410727101"),
     ("reviewer", "rv_b", "410727102"),
     ("finance", "fin", "410727"),
+    ("finance", "fin2", "410727"),
     ("auditor", "aud", "410727"),
     ("admin", "adm", "410727"),
     ("admin", "adm_y", "410726"),

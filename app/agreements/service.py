@@ -37,9 +37,11 @@ from app.compensation.rules import OPTION_KINDS, STRUCTURES
 from app.config import get_settings
 from app.core.clock import format_date_cn, today_in_china, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.money import fen_to_yuan
 from app.flats import service as flats_service
 from app.households import service as households
 from app.households.models import RELATIONS, SEXES, Household, Member
+from app.payments import compensation as compensation_payables
 from app.plans.models import Plan, Project, ProjectVillage
 
 AGREEMENT_NOT_FOUND = "找不到该协议，或它不在您负责的区域内"
@@ -831,6 +833,7 @@ async def sign(
     agreement.signed_recorded_by = actor.user_id
     agreement.signed_at = utcnow()
     await session.flush()
+    tranches = await compensation_payables.create_tranches(session, actor, agreement)
     await audit.record(
         session,
         actor,
@@ -842,6 +845,7 @@ async def sign(
             "status": AGREEMENT_STATUSES["signed"],
             "number": agreement.number,
             "signed_on": on.isoformat(),
+            "payable": {t.kind: fen_to_yuan(t.amount) for t in tranches},
         },
         household_id=agreement.household_id,
         county_code=agreement.county_code,
@@ -859,6 +863,8 @@ async def void(session: AsyncSession, actor: Principal, agreement_id: int, reaso
     if agreement.status == "voided":
         raise Conflict(f"协议 {agreement.number} 已作废")
     before = AGREEMENT_STATUSES[agreement.status]
+    if agreement.status == "signed":
+        await compensation_payables.cancel_tranches(session, actor, agreement)
     agreement.status = "voided"
     agreement.void_reason = reason
     agreement.voided_by = actor.user_id

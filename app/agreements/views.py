@@ -1,5 +1,6 @@
-"""Pages for public notices, objections and agreements: the household tabs 公示与异议 and 协议, the village page
-(公示 and 批量生成协议书 with its job page), and the public verification page of an agreement's QR code.
+"""Pages for public notices, objections and agreements: the household tabs 公示与异议 and 协议 (with the signed
+agreement's 补偿款支付 and the forms recording their payment conditions), the village page (公示 and 批量生成协议书
+with its job page), and the public verification page of an agreement's QR code.
 
 Authorisation stays in the services. POST → redirect → GET with a confirmation; a refused action shows the same
 page again with the reason (for signing: why and until when).
@@ -8,6 +9,8 @@ page again with the reason (for signing: why and until when).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -20,12 +23,15 @@ from app.agreements.api import pdf_response
 from app.agreements.models import AGREEMENT_STATUSES, OBJECTION_STATUSES
 from app.agreements.schemas import NoticeIn, ObjectionIn, ResolveIn, SignIn, VoidIn
 from app.auth.deps import Session, WebPrincipal
-from app.auth.policy import Perm, Principal
-from app.core.clock import today_in_china
-from app.core.errors import Conflict, InvalidInput
+from app.auth.policy import Perm, Principal, require
+from app.core.clock import format_date_cn, today_in_china
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.money import format_yuan
 from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId, VillageId
 from app.households import service as households
 from app.households.views import household_frame
+from app.payments import compensation
+from app.payments.models import TRANCHE_KINDS
 from app.web.errors import status_for
 from app.web.forms import FormState, attempt, read_form, validate
 from app.web.templating import flash, render
@@ -42,6 +48,10 @@ NUMBER_FORMAT = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 OBJECTION_FIELDS = ("raised_on", "raised_by_name", "content")
 NOTICE_FIELDS = ("project_id", "started_on", "include_noticed")
 REFRESH_SECONDS = 2
+TrancheKind = Annotated[str, Path(max_length=20, title="支付节点")]
+DEFAULT_BANK = "中国邮政储蓄银行"
+# Tranches whose condition (and account) may still be recorded: not with the bank, not paid, not cancelled.
+OPEN_TRANCHE_STATES = ("awaiting", "due", "failed")
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -143,6 +153,57 @@ async def objection_resolve(
 # ---------------------------------------------------------------- household tab: 协议
 
 
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """How the form recording a tranche's payment condition reads."""
+
+    title: str  # the form's heading and button
+    done: str  # what was recorded, for the confirmation
+    date_label: str
+    note_label: str
+    note_hint: str
+
+
+CONDITIONS: dict[str, Condition] = {
+    "vacate": Condition(
+        "登记腾房交付验收", "腾房交付验收", "验收日期", "验收单号", "腾房交付验收单的编号，如 QFZ-001"
+    ),
+    "purchase_subsidy": Condition(
+        "登记购房合同审核", "购房合同审核", "审核日期", "合同编号", "经审核的购房合同编号"
+    ),
+}
+CONDITION_FIELDS = ("on", "note", "bank_name", "account_number")
+
+
+def tranche_fields(kind: str) -> dict[str, str]:
+    """The form's input names: prefixed by the tranche's kind (a household has at most one signed agreement,
+    so the kind tells its forms apart on the page)."""
+    return {name: f"{kind}_{name}" for name in CONDITION_FIELDS}
+
+
+def tranche_labels(kind: str) -> dict[str, str]:
+    c = CONDITIONS[kind]
+    names = tranche_fields(kind)
+    return {
+        names["on"]: c.date_label,
+        names["note"]: c.note_label,
+        names["bank_name"]: "开户银行",
+        names["account_number"]: "收款账号",
+    }
+
+
+def _condition_form(view: compensation.TrancheView, today: date) -> FormState:
+    t, names = view.tranche, tranche_fields(view.tranche.kind)
+    return FormState.of(
+        names.values(),
+        {
+            names["on"]: (t.due_on or today).isoformat(),
+            names["note"]: t.condition_note or "",
+            names["bank_name"]: t.bank_name or DEFAULT_BANK,
+        },
+    )
+
+
 async def _agreement_tab(
     request: Request,
     session: AsyncSession,
@@ -150,6 +211,7 @@ async def _agreement_tab(
     household_id: int,
     *,
     error: str | None = None,
+    condition: tuple[str, FormState] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     frame = await household_frame(session, principal, household_id)
@@ -160,6 +222,22 @@ async def _agreement_tab(
         if a.status == "draft":
             refusals[a.id] = await service.signing_refusal(session, a.household_id, a.assessment_id, today)
     has_live = any(a.status != "voided" for a in agreements)
+    tranches = await compensation.tranches_of_household(session, principal, household_id)
+    signed = {a.id for a in agreements if a.status == "signed"}
+    forms: dict[int, FormState] = {}
+    if principal.can(Perm.AGREEMENT_MANAGE):
+        for view in tranches:
+            if view.tranche.agreement_id in signed and view.state in OPEN_TRANCHE_STATES:
+                if condition is not None and condition[0] == view.tranche.kind:
+                    forms[view.tranche.id] = condition[1]
+                else:
+                    forms[view.tranche.id] = _condition_form(view, today)
+    if condition is not None:
+        kind, state = condition
+        # The full account number is only ever posted, never shown back.
+        state.values[tranche_fields(kind)["account_number"]] = ""
+        if not any(form is state for form in forms.values()):  # no form to show it next to: say it on top
+            error = "；".join([*state.general, *state.errors.values()]) or error
     return render(
         request,
         "agreements/household_agreements.html",
@@ -176,6 +254,11 @@ async def _agreement_tab(
             "today": today,
             "verify_url": service.verify_url_of,
             "allocations": await service.allocations_for(session, household_id),
+            "tranches": tranches,
+            "tranche_forms": forms,
+            "CONDITIONS": CONDITIONS,
+            "tranche_fields": tranche_fields,
+            "tranche_labels": tranche_labels,
         },
         status_code=status_code,
     )
@@ -284,6 +367,69 @@ async def agreement_void(
     response = _see_other(f"/households/{household_id}/agreements")
     flash(response, f"已作废：协议书 {agreement.number}；可为本户重新出具协议书")
     return response
+
+
+@router.post("/agreements/{agreement_id}/tranches/{kind}", response_model=None)
+async def tranche_condition(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId, kind: TrancheKind
+) -> Response:
+    """登记腾房交付验收 / 登记购房合同审核: the tranche's payment condition and the account to pay into."""
+    require(principal, Perm.AGREEMENT_MANAGE)
+    values = await read_form(request)
+    if kind not in CONDITIONS:
+        raise NotFound("找不到该支付节点")
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    c, names = CONDITIONS[kind], tranche_fields(kind)
+    state = FormState.of(names.values(), values)
+    on: date | None = None
+    raw_on = state.value(names["on"]).strip()
+    if not raw_on:
+        state.add(names["on"], f"请填写{c.date_label}")
+    else:
+        try:
+            on = date.fromisoformat(raw_on)
+        except ValueError:
+            state.add(names["on"], f"日期格式应为 2022-09-25：{raw_on}")
+    note = state.value(names["note"]).strip()
+    if not note:
+        state.add(names["note"], f"请填写{c.note_label}")
+    elif len(note) > 200:
+        state.add(names["note"], f"{c.note_label}最多 200 字")
+    bank_name = state.value(names["bank_name"]).strip() or DEFAULT_BANK
+    if len(bank_name) > 60:
+        state.add(names["bank_name"], "开户银行最多 60 字")
+    account = state.value(names["account_number"])
+    if not account.strip():
+        state.add(names["account_number"], "请填写收款账号（户主本人的银行账号）")
+    if not state.invalid and on is not None:
+        when = on
+        tranche = await attempt(
+            session,
+            state,
+            lambda: compensation.record_condition(
+                session,
+                principal,
+                agreement_id,
+                kind=kind,
+                on=when,
+                note=note,
+                bank_name=bank_name,
+                account_number=account,
+            ),
+            rename=names,
+        )
+        if tranche is not None:
+            response = _see_other(f"/households/{household_id}/agreements#tranches")
+            flash(
+                response,
+                f"已登记{c.done}（{format_date_cn(when)}）：{TRANCHE_KINDS[kind]} {format_yuan(tranche.amount)} 元"
+                f"转为应支付，收款账户 {tranche.bank_name} {tranche.account_masked}，由财政局在补偿款发放批次中支付",
+            )
+            return response
+    return await _agreement_tab(
+        request, session, principal, household_id, condition=(kind, state), status_code=state.status
+    )
 
 
 # ---------------------------------------------------------------- the village: notices and bulk agreements

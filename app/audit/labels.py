@@ -54,6 +54,16 @@ ACTION_LABELS: dict[str, str] = {
     "overpayment.recover": "登记多发追回",
     "pension.claim": "核定月度养老金",
     "export.download": "导出名单（PDF/XLSX）",
+    "enrollment.heir_paid": "个人账户余额支付继承人",
+    "enrollment.overpaid": "登记多发养老金（死亡后发放）",
+    "payment_batch.generate": "生成发放批次",
+    "payment_batch.approve": "审核发放批次",
+    "payment_batch.export": "导出银行代发文件",
+    "payment_batch.import": "导入银行结果（回盘文件）",
+    "payment_batch.close": "关闭发放批次",
+    "payment_batch.download": "下载发放批次文件（发放台账等）",
+    "payment_exception.resolve": "处理对账异常",
+    "ledger.deposit": "登记资金拨入",
 }
 
 

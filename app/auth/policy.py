@@ -66,6 +66,13 @@ class Perm(StrEnum):
     SOCIAL_APPROVE = "social.approve"  # approve or send back an eligibility list noticed by someone else
     RECOVERY_RECORD = "social.recovery"  # record money recovered from an overpayment
     PENSION_CLAIM = "pension.claim"  # put the pensions due for a month into payment (the monthly batch)
+    # Payments and the ledger (issue 5).
+    LEDGER_READ = "ledger.read"  # balances, statements, trial balance, payment batches and their reports
+    LEDGER_POST = "ledger.post"  # record fund deposits and payouts made outside a batch (heir payments)
+    PAYMENT_PREPARE = (
+        "payments.prepare"  # generate batches, export bank files, import results, resolve exceptions
+    )
+    PAYMENT_APPROVE = "payments.approve"  # approve a batch prepared by another finance user
 
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -90,6 +97,10 @@ PERMISSION_LABELS: dict[str, str] = {
     Perm.SOCIAL_APPROVE: "审核参保人员名册",
     Perm.RECOVERY_RECORD: "登记多发追回",
     Perm.PENSION_CLAIM: "核定月度养老金",
+    Perm.LEDGER_READ: "查看资金账务",
+    Perm.LEDGER_POST: "登记资金拨入和支付",
+    Perm.PAYMENT_PREPARE: "编制发放批次和办理银行代发",
+    Perm.PAYMENT_APPROVE: "审核发放批次",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -116,8 +127,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.SOCIAL_APPROVE,
         }
     ),
-    Role.FINANCE: frozenset({Perm.REGISTRY_READ, Perm.RECOVERY_RECORD, Perm.PENSION_CLAIM}),
-    Role.AUDITOR: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ}),
+    Role.FINANCE: frozenset(
+        {
+            Perm.REGISTRY_READ,
+            Perm.RECOVERY_RECORD,
+            Perm.PENSION_CLAIM,
+            Perm.LEDGER_READ,
+            Perm.LEDGER_POST,
+            Perm.PAYMENT_PREPARE,
+            Perm.PAYMENT_APPROVE,
+        }
+    ),
+    Role.AUDITOR: frozenset({Perm.REGISTRY_READ, Perm.ID_REVEAL, Perm.AUDIT_READ, Perm.LEDGER_READ}),
     Role.ADMIN: frozenset(
         {
             Perm.REGISTRY_READ,

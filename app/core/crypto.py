@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +43,12 @@ class FieldCipher:
 
     def lookup_hash(self, value: str) -> bytes:
         return hmac.new(self._mac_key, value.encode(), hashlib.sha256).digest()
+
+    def lookup_hasher(self) -> Callable[[str], bytes]:
+        """``lookup_hash`` as a plain function using the one-shot C HMAC: for hashing a million values."""
+        key = self._mac_key
+        digest = hmac.digest
+        return lambda value: digest(key, value.encode(), "sha256")
 
 
 def token_hash(token: str) -> bytes:

@@ -162,6 +162,7 @@ USERS = (
     UserSpec("reviewer", "李国栋", "reviewer", ("410727101",)),
     UserSpec("reviewer2", "周文斌", "reviewer", ("410727102",)),
     UserSpec("finance", "张静", "finance", (COUNTY_CODE,)),
+    UserSpec("finance2", "陈立新", "finance", (COUNTY_CODE,)),
     UserSpec("auditor", "赵明轩", "auditor", (COUNTY_CODE,)),
     UserSpec("admin", "刘建华", "admin", (COUNTY_CODE,)),
 )

@@ -24,6 +24,9 @@ from app.auth.policy import SYSTEM, Principal
 from app.core.clock import today_in_china
 from app.households.models import Household, Member
 from app.households.service import id_cipher
+from app.ledger import rules as ledger_rules
+from app.ledger import service as ledger
+from app.ledger.rules import Entry
 from app.plans.models import Project
 from app.socialsecurity import rules, service
 from app.socialsecurity.models import AcquisitionBatch, Enrollment, LifeCertification
@@ -44,6 +47,7 @@ ANNOUNCED = date(2022, 8, 15)
 APPROVED = date(2022, 12, 20)
 ENROLLED = date(2023, 1, 5)
 OLD_POLICY_PEOPLE = 40
+FUND_DEPOSIT = 3_000_000_000  # 30,000,000.00 yuan: the batch's fees and the pool's share of the pensions
 
 
 @dataclass(slots=True)
@@ -87,6 +91,14 @@ async def ensure_demo_social_security(
     await service.start_notice(session, caseworker, batch.id, NoticeIn(notice_start=date(2022, 8, 20)))
     await service.approve_batch(session, principals["reviewer"], batch.id)
     result = SocialDemoResult()
+    # The land-loss farmers' social-security fees (社会保障费) paid into the fund by the acquiring authority.
+    await ledger.deposit(
+        session,
+        principals["finance"],
+        amount=FUND_DEPOSIT,
+        posted_on=ENROLLED,
+        memo="征地批次FQ-2022-ZD01被征地农民社会保障费拨入",
+    )
     result.enrolled = await service.enroll_batch(session, caseworker, batch.id, enrolled_on=ENROLLED)
     today = today_in_china()
     last_month = rules.add_months(rules.month_of(today), -1)
@@ -107,10 +119,12 @@ async def ensure_demo_social_security(
         )
     result.certifications = await _certifications(session, pensioners, today, rng)
     result.months_paid = await _paid_history(session, last_month)
+    await _post_opening_history(session, principals["finance"], batch.county_code, last_month)
     result.periods = len(rules.months_between(date(2023, 1, 1), last_month))
     died = await _death(session, principals, pensioners, rng)
-    # batch create, land, notice, approve, enroll; old policy; passbooks; monthly runs; death, heir, recovery
-    result.events = 5 + OLD_POLICY_PEOPLE + len(pensioners) + result.periods + died
+    # batch create, land, notice, approve, fund deposit, enroll; old policy; passbooks; monthly runs; death, heir,
+    # recovery
+    result.events = 6 + OLD_POLICY_PEOPLE + len(pensioners) + result.periods + died
     return result
 
 
@@ -228,6 +242,52 @@ async def _paid_history(session: AsyncSession, last_month: date) -> int:
         )
         paid += await service.mark_months_paid(session, list(ids), period.replace(day=15))
     return paid
+
+
+async def _post_opening_history(
+    session: AsyncSession, finance: Principal, county_code: str, last_month: date
+) -> None:
+    """The history above was paid before the system kept the books: one opening entry (期初) posts what it drew
+    on the individual accounts (per village, month by month in order) and on the pool, out of the fund account."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT h.village_id, sum(pm.amount) AS amount,
+                       sum(GREATEST(0, LEAST(pm.amount, e.account_credit - e.monthly_pension * (
+                           (extract(year FROM pm.month) - extract(year FROM e.pension_start_month)) * 12
+                           + extract(month FROM pm.month) - extract(month FROM e.pension_start_month))::bigint)))
+                           AS account_part
+                FROM pension_months pm JOIN enrollments e ON e.id = pm.enrollment_id
+                JOIN households h ON h.id = e.household_id
+                WHERE pm.status = 'paid' AND e.county_code = :county
+                GROUP BY h.village_id
+                """
+            ),
+            {"county": county_code},
+        )
+    ).all()
+    if not rows:
+        return
+    accounts = [
+        *(await ledger.social_security_accounts(session, county_code)),
+        *(await ledger.individual_accounts(session, county_code, [int(r.village_id) for r in rows])),
+    ]
+    entries = [
+        Entry(ledger_rules.individual_code(int(r.village_id)), debit=int(r.account_part)) for r in rows
+    ]
+    entries.append(Entry(ledger_rules.SS_POOL, debit=sum(int(r.amount) - int(r.account_part) for r in rows)))
+    entries.append(Entry(ledger_rules.SS_BANK, credit=sum(int(r.amount) for r in rows)))
+    await ledger.post(
+        session,
+        finance,
+        county_code=county_code,
+        kind="opening",
+        memo=f"期初：2023年1月至{last_month.year}年{last_month.month}月已发放养老金（系统上线前发放）",
+        posted_on=date(2023, 1, 1),
+        entries=entries,
+        accounts=accounts,
+    )
 
 
 async def _death(

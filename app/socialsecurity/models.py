@@ -373,6 +373,7 @@ class HeirPayment(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint("status IN ('due', 'paid')", name="status"),
+        CheckConstraint("(status = 'paid') = (paid_on IS NOT NULL)", name="paid_on"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -384,3 +385,5 @@ class HeirPayment(TimestampMixin, Base):
     relation: Mapped[str] = mapped_column(String(20), comment="与死者关系")
     amount: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="due", server_default="due")
+    paid_on: Mapped[date | None] = mapped_column(Date, comment="支付日期")
+    payment_note: Mapped[str | None] = mapped_column(String(200), comment="支付凭证")

@@ -305,3 +305,26 @@ def split_payout(balance_before: int, amount: int) -> tuple[int, int]:
     """(from the individual account, from the county pool 统筹) for one payout."""
     from_account = min(balance_before, amount)
     return from_account, amount - from_account
+
+
+def month_index(start: date, month: date) -> int:
+    """0 for the pension's first month, 1 for the next, …"""
+    return (month.year - start.year) * 12 + month.month - start.month
+
+
+def account_share(credit: int, monthly: int, start: date, month: date, amount: int) -> int:
+    """What the individual account pays of the pension for ``month``; the pool (统筹) pays the rest.
+
+    The account pays the pension months in month order from the pension start until the credit is used up
+    ("each payout draws on the individual account until it is empty, then on the county pool"). Deciding by month
+    rather than by payment date gives every month one fixed split, so a back-paid or re-issued month draws exactly
+    what it would have drawn on time, and months paid without gaps draw ``min(credit, paid)`` as ``account_balance``
+    says.
+    """
+    drawn_before = monthly * month_index(start, month)
+    return max(0, min(amount, credit - drawn_before))
+
+
+def account_left(credit: int, monthly: int, start: date, paid_months: Iterable[tuple[date, int]]) -> int:
+    """The individual account's balance after the paid ``(month, amount)`` pairs."""
+    return credit - sum(account_share(credit, monthly, start, m, a) for m, a in paid_months)

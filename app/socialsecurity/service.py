@@ -41,6 +41,9 @@ from app.core.idcard import mask_id_number, parse_id_number
 from app.core.money import fen_to_yuan, yuan_to_fen
 from app.households.models import Household, Member
 from app.households.service import id_cipher
+from app.ledger import rules as ledger_rules
+from app.ledger import service as ledger
+from app.ledger.rules import Entry
 from app.plans.models import Project, ProjectVillage
 from app.socialsecurity import rules
 from app.socialsecurity.models import (
@@ -760,6 +763,15 @@ async def enroll_batch(
     session.add_all(enrolled)
     batch.status, batch.enrolled_at = "enrolled", utcnow()
     await _flush(session)
+    await _post_credits(
+        session,
+        actor,
+        batch.county_code,
+        batch.village_id,
+        sum(e.account_credit for e in enrolled),
+        today,
+        f"{batch.code} 参保 {len(enrolled)} 人，记入个人账户",
+    )
     await audit.record(
         session,
         actor,
@@ -921,7 +933,17 @@ async def record_old_policy(
     if enrollment is not None:
         batch = await session.get(AcquisitionBatch, enrollment.batch_id)
         assert batch is not None
+        credit_before = enrollment.account_credit
         _bridge(enrollment, params_of(batch), record)
+        await _post_credits(
+            session,
+            actor,
+            enrollment.county_code,
+            batch.village_id,
+            enrollment.account_credit - credit_before,
+            today_in_china(),
+            f"{enrollment.name} 老政策衔接，个人账户记入额调整",
+        )
     try:
         await _flush(session)
     except IntegrityError:  # pragma: no cover - _flush maps the known ones
@@ -1155,17 +1177,186 @@ class DeathOutcome:
     heir_amount: int
 
 
-async def _paid_through_death(session: AsyncSession, enrollment: Enrollment) -> int:
-    """What was paid out of the months up to and including the month of death."""
+@dataclass(frozen=True, slots=True)
+class EffectiveMonth:
+    """A register month with its status as the bank decided it: a claimed month on a payment line is
+    ``pending`` until the bank answers, then ``paid`` or ``failed`` (awaiting re-issue); ``claimed`` means not yet
+    on a line. ``paid`` rows written directly are history from before the system (期初)."""
+
+    id: int
+    month: date
+    kind: str
+    status: str
+    amount: int
+    period: date | None
+    paid_on: date | None
+
+
+# A claimed month belongs to the pension line of its person and period; the line's status is its bank outcome.
+_EFFECTIVE_SQL = """
+SELECT pm.id, pm.month, pm.kind, pm.amount, pm.period,
+       CASE WHEN pm.status <> 'claimed' THEN pm.status
+            WHEN l.id IS NULL THEN 'claimed'
+            WHEN o.paid IS NULL THEN 'pending'
+            WHEN o.paid THEN 'paid'
+            ELSE 'failed' END AS status,
+       COALESCE(pm.paid_on, CASE WHEN o.paid THEN o.resolved_on END) AS paid_on
+FROM pension_months pm
+LEFT JOIN payment_lines l ON pm.status = 'claimed' AND l.enrollment_id IS NOT NULL
+     AND l.county_code = pm.county_code AND l.person_hash = pm.person_hash AND l.period = pm.period
+LEFT JOIN line_outcomes o ON o.line_id = l.id
+WHERE pm.enrollment_id = :enrollment
+ORDER BY pm.month
+"""
+
+
+async def effective_months(session: AsyncSession, enrollment_id: int) -> list[EffectiveMonth]:
+    rows = await session.execute(text(_EFFECTIVE_SQL), {"enrollment": enrollment_id})
+    return [EffectiveMonth(r.id, r.month, r.kind, r.status, r.amount, r.period, r.paid_on) for r in rows]
+
+
+def _paid_pairs(enrollment: Enrollment, months: Sequence[EffectiveMonth]) -> list[tuple[date, int]]:
+    """(month, amount) of the months paid up to and including the month of death."""
     last = rules.month_of(enrollment.death_date) if enrollment.death_date else date.max
-    paid = await session.scalar(
-        select(func.coalesce(func.sum(PensionMonth.amount), 0)).where(
-            PensionMonth.enrollment_id == enrollment.id,
-            PensionMonth.status == "paid",
-            PensionMonth.month <= last,
-        )
+    return [(m.month, m.amount) for m in months if m.status == "paid" and m.month <= last]
+
+
+async def _account_left(session: AsyncSession, enrollment: Enrollment) -> int:
+    """The individual account's balance: the credit less what the paid months (through death) drew on it."""
+    months = await effective_months(session, enrollment.id)
+    return rules.account_left(
+        enrollment.account_credit,
+        enrollment.monthly_pension,
+        enrollment.pension_start_month,
+        _paid_pairs(enrollment, months),
     )
-    return int(paid or 0)
+
+
+async def _months_owed_through_death(session: AsyncSession, enrollment: Enrollment) -> list[date]:
+    """Months through the month of death that are still to be paid: in the register but not yet paid (waiting for
+    a batch, with the bank, or failed and to be re-issued), or due and not yet in the register. Suspended months
+    (no proof of life) are not owed. The heir is paid what the account holds once these are settled; paying
+    earlier would let the account pay such a month a second time."""
+    if enrollment.death_date is None:
+        return []
+    last = rules.month_of(enrollment.death_date)
+    owed = {
+        m.month
+        for m in await effective_months(session, enrollment.id)
+        if m.month <= last and m.status in {"claimed", "pending", "failed"}
+    }
+    rows = await session.execute(text(DUE_SQL), due_params(SYSTEM, last, today_in_china(), enrollment.id))
+    owed.update(r.month for r in rows if r.kind != "suspended")
+    return sorted(owed)
+
+
+async def _ss_accounts(session: AsyncSession, county_code: str, village_id: int) -> list[ledger.AccountSpec]:
+    return [
+        *(await ledger.social_security_accounts(session, county_code)),
+        *(await ledger.individual_accounts(session, county_code, [village_id])),
+    ]
+
+
+async def _post_credits(
+    session: AsyncSession,
+    actor: Principal,
+    county_code: str,
+    village_id: int,
+    amount: int,
+    on: date,
+    memo: str,
+) -> None:
+    """Enrollment credits (参保记入个人账户) move money from the pool to the village's individual accounts; a
+    later bridging change posts the difference either way."""
+    if amount == 0:
+        return
+    individual = ledger_rules.individual_code(village_id)
+    entries = (
+        [Entry(ledger_rules.SS_POOL, debit=amount), Entry(individual, credit=amount)]
+        if amount > 0
+        else [Entry(individual, debit=-amount), Entry(ledger_rules.SS_POOL, credit=-amount)]
+    )
+    await ledger.post(
+        session,
+        actor,
+        county_code=county_code,
+        kind="enrollment_credit",
+        memo=memo,
+        posted_on=on,
+        entries=entries,
+        accounts=await _ss_accounts(session, county_code, village_id),
+    )
+
+
+async def _village_id(session: AsyncSession, enrollment: Enrollment) -> int:
+    village_id = await session.scalar(
+        select(Household.village_id).where(Household.id == enrollment.household_id)
+    )
+    assert village_id is not None
+    return int(village_id)
+
+
+async def _post_overpayment(
+    session: AsyncSession, actor: Principal, enrollment: Enrollment, months: Sequence[tuple[date, int]]
+) -> None:
+    """Months paid after death (多发) become a receivable; what they drew goes back to the individual account
+    and the pool they came from, so the account holds what the heir is owed."""
+    total = sum(a for _m, a in months)
+    share = sum(
+        rules.account_share(
+            enrollment.account_credit, enrollment.monthly_pension, enrollment.pension_start_month, m, a
+        )
+        for m, a in months
+    )
+    village_id = await _village_id(session, enrollment)
+    await ledger.post(
+        session,
+        actor,
+        county_code=enrollment.county_code,
+        kind="overpayment",
+        memo=f"{enrollment.name} 死亡后多发 {len(months)} 个月，待追回",
+        posted_on=today_in_china(),
+        entries=[
+            Entry(ledger_rules.SS_OVERPAID, debit=total),
+            Entry(ledger_rules.individual_code(village_id), credit=share),
+            Entry(ledger_rules.SS_POOL, credit=total - share),
+        ],
+        accounts=await _ss_accounts(session, enrollment.county_code, village_id),
+    )
+
+
+async def add_overpaid_months(
+    session: AsyncSession, actor: Principal, enrollment_id: int, months: Sequence[tuple[date, int]]
+) -> None:
+    """The bank paid months after a recorded death (the batch was already with the bank): add them to the
+    person's overpayment (多发追回) and post them. Called by reconciliation."""
+    enrollment = await session.get(Enrollment, enrollment_id)
+    if enrollment is None or not months:
+        return
+    overpayment = await session.scalar(select(Overpayment).where(Overpayment.enrollment_id == enrollment.id))
+    if overpayment is None:
+        overpayment = Overpayment(enrollment_id=enrollment.id, months=[], amount=0, recovered=0)
+        session.add(overpayment)
+    overpayment.months = sorted({*overpayment.months, *(m for m, _a in months)})
+    overpayment.amount = overpayment.amount + sum(a for _m, a in months)
+    await _flush(session)
+    await _post_overpayment(session, actor, enrollment, months)
+    heir = await session.scalar(select(HeirPayment).where(HeirPayment.enrollment_id == enrollment.id))
+    if heir is not None and heir.status == "due":
+        heir.amount = await _account_left(session, enrollment)
+    await audit.record(
+        session,
+        actor,
+        "enrollment.overpaid",
+        "enrollment",
+        enrollment.id,
+        after={
+            "months": [rules.format_month(m) for m, _a in months],
+            "overpayment": fen_to_yuan(overpayment.amount),
+        },
+        household_id=enrollment.household_id,
+        county_code=enrollment.county_code,
+    )
 
 
 async def record_death(
@@ -1192,19 +1383,17 @@ async def record_death(
             field="death_date",
         )
     death_month = rules.month_of(data.death_date)
-    after = (
-        await session.scalars(
-            select(PensionMonth)
-            .where(PensionMonth.enrollment_id == enrollment.id, PensionMonth.month > death_month)
-            .order_by(PensionMonth.month)
-        )
-    ).all()
+    effective = await effective_months(session, enrollment.id)
+    after = [m for m in effective if m.month > death_month]
     overpaid = [m for m in after if m.status == "paid"]
-    cancelled = 0
-    for m in after:
-        if m.status in ("claimed", "suspended"):
-            m.status = "cancelled"
-            cancelled += 1
+    # Unpaid months after the death are cancelled; a month with the bank right now (pending) is left to its
+    # result: reconciliation turns it into an overpayment if the bank pays it.
+    to_cancel = [m.id for m in after if m.status in ("claimed", "suspended", "failed")]
+    if to_cancel:
+        await session.execute(
+            text("UPDATE pension_months SET status = 'cancelled' WHERE id = ANY(:ids)"), {"ids": to_cancel}
+        )
+    cancelled = len(to_cancel)
     enrollment.status, enrollment.death_date = "deceased", data.death_date
     overpayment = None
     if overpaid:
@@ -1216,9 +1405,9 @@ async def record_death(
         )
         session.add(overpayment)
     await _flush(session)
-    heir_amount = rules.account_balance(
-        enrollment.account_credit, [await _paid_through_death(session, enrollment)]
-    )
+    heir_amount = await _account_left(session, enrollment)
+    if overpaid:
+        await _post_overpayment(session, actor, enrollment, [(m.month, m.amount) for m in overpaid])
     await audit.record(
         session,
         actor,
@@ -1252,9 +1441,7 @@ async def set_heir(session: AsyncSession, actor: Principal, enrollment_id: int, 
     cipher = id_cipher()
     if cipher.lookup_hash(number) == enrollment.person_hash:
         raise InvalidInput("继承人不能是死者本人", field="heir_id_number")
-    amount = rules.account_balance(
-        enrollment.account_credit, [await _paid_through_death(session, enrollment)]
-    )
+    amount = await _account_left(session, enrollment)
     heir = await session.scalar(select(HeirPayment).where(HeirPayment.enrollment_id == enrollment.id))
     before = None
     if heir is not None:
@@ -1294,6 +1481,64 @@ async def set_heir(session: AsyncSession, actor: Principal, enrollment_id: int, 
     return heir
 
 
+async def pay_heir(
+    session: AsyncSession, actor: Principal, enrollment_id: int, *, paid_on: date, note: str
+) -> HeirPayment:
+    """Record that the individual-account balance was paid to the heir (once), and post it."""
+    enrollment = await get_enrollment(session, actor, enrollment_id)
+    _writable(enrollment, actor, Perm.LEDGER_POST)
+    heir = await session.scalar(select(HeirPayment).where(HeirPayment.enrollment_id == enrollment.id))
+    if heir is None:
+        raise Conflict("尚未登记继承人", field="paid_on")
+    if heir.status == "paid":
+        raise Conflict("个人账户余额已支付给继承人", field="paid_on")
+    if paid_on > today_in_china():
+        raise InvalidInput("支付日期不能晚于今天", field="paid_on")
+    owed = await _months_owed_through_death(session, enrollment)
+    if owed:
+        shown = "、".join(m.strftime("%Y-%m") for m in owed[:6]) + ("等" if len(owed) > 6 else "")
+        raise Conflict(
+            f"去世当月及以前尚有 {len(owed)} 个月养老金未发放到账（{shown}），"
+            "银行回盘确认发放后才能向继承人支付个人账户余额",
+            field="paid_on",
+        )
+    heir.amount = await _account_left(session, enrollment)
+    heir.status, heir.paid_on, heir.payment_note = "paid", paid_on, note
+    await _flush(session)
+    if heir.amount > 0:
+        village_id = await _village_id(session, enrollment)
+        await ledger.post(
+            session,
+            actor,
+            county_code=enrollment.county_code,
+            kind="heir_payout",
+            memo=f"{enrollment.name} 个人账户余额支付继承人 {heir.heir_name}：{note}",
+            posted_on=paid_on,
+            entries=[
+                Entry(ledger_rules.individual_code(village_id), debit=heir.amount),
+                Entry(ledger_rules.SS_BANK, credit=heir.amount),
+            ],
+            accounts=await _ss_accounts(session, enrollment.county_code, village_id),
+        )
+    await audit.record(
+        session,
+        actor,
+        "enrollment.heir_paid",
+        "enrollment",
+        enrollment.id,
+        before={"status": "due"},
+        after={
+            "status": "paid",
+            "amount": fen_to_yuan(heir.amount),
+            "paid_on": paid_on.isoformat(),
+            "note": note,
+        },
+        household_id=enrollment.household_id,
+        county_code=enrollment.county_code,
+    )
+    return heir
+
+
 async def record_recovery(
     session: AsyncSession, actor: Principal, enrollment_id: int, data: RecoveryIn
 ) -> Overpayment:
@@ -1320,6 +1565,16 @@ async def record_recovery(
     )
     overpayment.recovered = overpayment.recovered + amount
     await _flush(session)
+    await ledger.post(
+        session,
+        actor,
+        county_code=enrollment.county_code,
+        kind="recovery",
+        memo=f"{enrollment.name} 多发追回：{data.note}",
+        posted_on=data.recovered_on,
+        entries=[Entry(ledger_rules.SS_BANK, debit=amount), Entry(ledger_rules.SS_OVERPAID, credit=amount)],
+        accounts=await ledger.social_security_accounts(session, enrollment.county_code),
+    )
     await audit.record(
         session,
         actor,
@@ -1351,6 +1606,15 @@ async def record_export(
 
 
 # ---------------------------------------------------------------------------------------------- a person's page
+
+
+MONTH_STATUS_LABELS = {
+    "claimed": "待发放",
+    "pending": "银行处理中",
+    "paid": "已发放",
+    "failed": "发放失败，待重发",
+    "cancelled": "已取消（死亡后）",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1400,12 +1664,7 @@ async def person_view(
             )
         ).all()
     )
-    register = {
-        m.month: m
-        for m in (
-            await session.scalars(select(PensionMonth).where(PensionMonth.enrollment_id == enrollment.id))
-        ).all()
-    }
+    register = {m.month: m for m in await effective_months(session, enrollment.id)}
     current = rules.month_of(today)
     last = max([current, *register])
     dates = [c.certified_on for c in certs]
@@ -1414,16 +1673,16 @@ async def person_view(
     for month in rules.months_between(enrollment.pension_start_month, last):
         row = register.get(month)
         if row is not None and row.status != "suspended":
-            label = rules.MONTH_STATES.get(row.kind, "") if row.status == "claimed" else ""
-            status_label = {"claimed": "待发放", "paid": "已发放", "cancelled": "已取消（死亡后）"}[
-                row.status
-            ]
+            label = rules.MONTH_STATES.get(row.kind, "") if row.status != "cancelled" else ""
+            status_label = MONTH_STATUS_LABELS[row.status]
             if (
                 row.status == "paid"
                 and enrollment.death_date
                 and month > rules.month_of(enrollment.death_date)
             ):
                 status_label = "死亡后多发，需追回"
+            if row.kind == "regular":
+                label = ""
             months.append(
                 MonthRow(
                     month,
@@ -1451,6 +1710,7 @@ async def person_view(
         months.append(
             MonthRow(month, state, label, enrollment.monthly_pension if state != "after_death" else 0)
         )
+    paid_pairs = _paid_pairs(enrollment, list(register.values()))
     paid = [m.amount for m in register.values() if m.status == "paid"]
     expires, _due = rules.certification_due(baseline, dates, current)
     overpayment = await session.scalar(select(Overpayment).where(Overpayment.enrollment_id == enrollment.id))
@@ -1481,7 +1741,9 @@ async def person_view(
         certifications=certs,
         months=months,
         paid_total=sum(paid),
-        account_balance=rules.account_balance(enrollment.account_credit, paid),
+        account_balance=rules.account_left(
+            enrollment.account_credit, enrollment.monthly_pension, enrollment.pension_start_month, paid_pairs
+        ),
         certification_expires=expires,
         certification_overdue=expires < today,
         overpayment=overpayment,
@@ -1564,26 +1826,40 @@ class DueMonth:
 
 # Every month from an enrollment's pension start to the period (not after the month of death) that has no row in
 # the register yet, or whose row is suspended: what it is now (domain.md, "Keeping pensions right"). Mirrors
-# rules.month_state; tests check the two agree.
-_DUE_SQL = """
-WITH candidates AS (
+# rules.month_state; tests check the two agree. The register holds each enrollment's months without gaps once a
+# month is claimed, so only the months before its first and after its last row are generated (two index probes per
+# enrollment instead of a row per month of history): that keeps a province-sized batch set-based and fast.
+DUE_SQL = """
+WITH scoped AS (
     SELECT e.id AS enrollment_id, e.county_code, e.area_path, e.person_hash, e.pension_start_month,
-           e.enrolled_on, e.monthly_pension, m::date AS month
+           e.enrolled_on, e.monthly_pension,
+           LEAST(CAST(:period AS date), COALESCE(date_trunc('month', e.death_date)::date, CAST(:period AS date)))
+               AS upto
     FROM enrollments e
-    CROSS JOIN LATERAL generate_series(
-        e.pension_start_month,
-        LEAST(CAST(:period AS date), COALESCE(date_trunc('month', e.death_date)::date, CAST(:period AS date))),
-        interval '1 month') AS m
     WHERE e.pension_start_month <= CAST(:period AS date)
       AND (CAST(:county AS varchar) IS NULL OR e.county_code = CAST(:county AS varchar))
       AND (CAST(:prefixes AS varchar[]) IS NULL OR e.area_path LIKE ANY(CAST(:prefixes AS varchar[])))
       AND (CAST(:enrollment AS bigint) IS NULL OR e.id = CAST(:enrollment AS bigint))
+      AND e.id BETWEEN CAST(:id_from AS bigint) AND CAST(:id_to AS bigint)
+      AND (NOT CAST(:with_passbook AS boolean) OR EXISTS (SELECT 1 FROM passbooks pb WHERE pb.enrollment_id = e.id))
 ), open_months AS (
-    SELECT c.*, pm.id AS register_id
-    FROM candidates c
-    LEFT JOIN pension_months pm
-      ON pm.county_code = c.county_code AND pm.person_hash = c.person_hash AND pm.month = c.month
-    WHERE pm.id IS NULL OR pm.status = 'suspended'
+    SELECT s.*, g.m::date AS month, NULL::bigint AS register_id
+    FROM scoped s
+    CROSS JOIN LATERAL (
+        SELECT min(pm.month) AS lo, max(pm.month) AS hi FROM pension_months pm WHERE pm.enrollment_id = s.enrollment_id
+    ) r
+    CROSS JOIN LATERAL (
+        SELECT m FROM generate_series(s.pension_start_month,
+                                      COALESCE((r.lo - interval '1 month')::date, s.upto), interval '1 month') AS m
+        WHERE m <= s.upto
+        UNION ALL
+        SELECT m FROM generate_series((r.hi + interval '1 month')::date, s.upto, interval '1 month') AS m
+        WHERE r.hi IS NOT NULL
+    ) g
+    UNION ALL
+    SELECT s.*, pm.month, pm.id AS register_id
+    FROM scoped s JOIN pension_months pm ON pm.enrollment_id = s.enrollment_id
+    WHERE pm.status = 'suspended' AND pm.period IS NULL AND pm.month <= s.upto
 )
 SELECT o.enrollment_id, o.county_code, o.area_path, o.person_hash, o.pension_start_month, o.month,
        o.monthly_pension AS amount, o.register_id,
@@ -1605,15 +1881,29 @@ LEFT JOIN LATERAL (
 """
 
 
-def _due_params(
-    principal: Principal, period: date, as_of: date, enrollment_id: int | None = None
+ALL_IDS = (0, 2**62)
+
+
+def due_params(
+    principal: Principal,
+    period: date,
+    as_of: date,
+    enrollment_id: int | None = None,
+    *,
+    id_range: tuple[int, int] = ALL_IDS,
+    with_passbook: bool = False,
 ) -> dict[str, Any]:
+    """Parameters of ``DUE_SQL``: the caller's county and areas, optionally one enrollment or a range of ids (a
+    chunk of a large batch), optionally only pensioners with a passbook to pay into."""
     return {
         "period": rules.month_of(period),
         "as_of": as_of,
         "county": None if principal is SYSTEM else principal.county_code,
         "prefixes": scope_prefixes(principal),
         "enrollment": enrollment_id,
+        "id_from": id_range[0],
+        "id_to": id_range[1],
+        "with_passbook": with_passbook,
     }
 
 
@@ -1631,8 +1921,8 @@ async def due_for_period(
     require(principal, Perm.REGISTRY_READ)
     as_of = as_of or today_in_china()
     rows = await session.execute(
-        text(_DUE_SQL + " ORDER BY o.enrollment_id, o.month"),
-        _due_params(principal, period, as_of, enrollment_id),
+        text(DUE_SQL + " ORDER BY o.enrollment_id, o.month"),
+        due_params(principal, period, as_of, enrollment_id),
     )
     return [DueMonth(r.enrollment_id, r.month, r.kind, r.amount) for r in rows]
 
@@ -1656,7 +1946,7 @@ async def due_summary(
     rows = await session.execute(
         text(
             f"""
-            WITH due AS ({_DUE_SQL})
+            WITH due AS ({DUE_SQL})
             SELECT a.name AS village, count(DISTINCT d.enrollment_id) FILTER (WHERE d.kind <> 'suspended') AS people,
                    count(*) FILTER (WHERE d.kind = 'regular') AS regular,
                    count(*) FILTER (WHERE d.kind = 'back_pay') AS back_pay,
@@ -1667,7 +1957,7 @@ async def due_summary(
             GROUP BY a.code, a.name ORDER BY a.code
             """  # noqa: S608 - the fragment is a constant
         ),
-        _due_params(principal, period, as_of),
+        due_params(principal, period, as_of),
     )
     return [VillageDue(r.village, r.people, r.regular, r.back_pay, r.suspended, int(r.amount)) for r in rows]
 
@@ -1689,11 +1979,11 @@ async def claim_period(
     if actor is not SYSTEM:
         require(actor, Perm.PENSION_CLAIM)
     as_of = as_of or today_in_china()
-    params = _due_params(actor, period, as_of)
+    params = due_params(actor, period, as_of)
     inserted = await session.execute(
         text(
             f"""
-            WITH due AS ({_DUE_SQL}),
+            WITH due AS ({DUE_SQL}),
             fresh AS (
                 INSERT INTO pension_months (county_code, area_path, person_hash, month, enrollment_id, start_month,
                                             status, kind, period, amount)

@@ -106,6 +106,7 @@ CERTIFICATION_LABELS = {"certified_on": "认证日期", "method": "认证方式"
 DEATH_LABELS = {"death_date": "死亡日期", "confirm": "确认"}
 HEIR_LABELS = {"heir_name": "继承人姓名", "heir_id_number": "继承人身份证号", "relation": "与死者关系"}
 RECOVERY_LABELS = {"amount": "追回金额（元）", "recovered_on": "追回日期", "note": "说明"}
+HEIR_PAY_LABELS = {"paid_on": "支付日期", "payment_note": "支付说明", "pay_confirm": "确认"}
 OLD_POLICY_LABELS = {
     "name": "姓名",
     "id_number": "公民身份号码",
@@ -677,6 +678,7 @@ CERTIFICATION_FIELDS = tuple(CERTIFICATION_LABELS)
 DEATH_FIELDS = tuple(DEATH_LABELS)
 HEIR_FIELDS = tuple(HEIR_LABELS)
 RECOVERY_FIELDS = tuple(RECOVERY_LABELS)
+HEIR_PAY_FIELDS = tuple(HEIR_PAY_LABELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -686,6 +688,7 @@ class PersonForms:
     death: FormState | None = None
     heir: FormState | None = None
     recovery: FormState | None = None
+    heir_pay: FormState | None = None
 
 
 async def _person_page(
@@ -730,17 +733,22 @@ async def _person_page(
             "heir_form": forms.heir or FormState.of(HEIR_FIELDS),
             "recovery_form": forms.recovery
             or FormState.of(RECOVERY_FIELDS, {"recovered_on": today.isoformat()}),
+            "heir_pay_form": forms.heir_pay or FormState.of(HEIR_PAY_FIELDS, {"paid_on": today.isoformat()}),
             "labels": {
                 **PASSBOOK_LABELS,
                 **CERTIFICATION_LABELS,
                 **DEATH_LABELS,
                 **HEIR_LABELS,
                 **RECOVERY_LABELS,
+                **HEIR_PAY_LABELS,
             },
             "can_passbook": active and write,
             "can_certify": active and write,
             "can_death": active and write,
             "can_heir": not active and write and (view.heir is None or view.heir.status != "paid"),
+            "can_pay_heir": view.heir is not None
+            and view.heir.status == "due"
+            and principal.can(Perm.LEDGER_POST),
             "can_recover": overpayment is not None
             and outstanding > 0
             and principal.can(Perm.RECOVERY_RECORD),
@@ -871,6 +879,55 @@ async def heir(
             return response
     return await _person_page(
         request, session, principal, enrollment_id, forms=PersonForms(heir=state), status_code=state.status
+    )
+
+
+@router.post("/social-security/people/{enrollment_id}/heir-payment", response_model=None)
+async def heir_payment(
+    request: Request, session: Session, principal: WebPrincipal, enrollment_id: EnrollmentId
+) -> Response:
+    """支付继承人: finance records that the individual-account balance was paid to the heir (posted once)."""
+    name = await _enrollment_for(session, principal, enrollment_id, Perm.LEDGER_POST)
+    state = FormState.of(HEIR_PAY_FIELDS, await read_form(request))
+    paid_on: date | None = None
+    raw_date = state.value("paid_on").strip()
+    if not raw_date:
+        state.add("paid_on", "请填写支付日期")
+    else:
+        try:
+            paid_on = date.fromisoformat(raw_date)
+        except ValueError:
+            state.add("paid_on", f"日期格式应为 2023-05-20：{raw_date}")
+    note = state.value("payment_note").strip()
+    if not note:
+        state.add("payment_note", "请填写支付说明，如 转账凭证号或领款人签收")
+    elif len(note) > 200:
+        state.add("payment_note", "支付说明最多 200 字")
+    if state.value("pay_confirm") != "1":
+        state.add("pay_confirm", "请先勾选确认：个人账户余额已支付给继承人，登记后不能撤销")
+    if paid_on is not None and not state.invalid:
+        on = paid_on
+        heir = await attempt(
+            session,
+            state,
+            lambda: service.pay_heir(session, principal, enrollment_id, paid_on=on, note=note),
+            rename={"paid_on": "paid_on", "note": "payment_note"},
+        )
+        if heir is not None:
+            response = _see_other(_person_url(enrollment_id, "death"))
+            flash(
+                response,
+                f"已支付：{name}的个人账户余额 {format_yuan(heir.amount)} 元已于 {format_date_cn(on)} "
+                f"支付给继承人 {heir.heir_name}（{heir.relation}）",
+            )
+            return response
+    return await _person_page(
+        request,
+        session,
+        principal,
+        enrollment_id,
+        forms=PersonForms(heir_pay=state),
+        status_code=state.status,
     )
 
 

@@ -46,7 +46,7 @@ from app.auth.policy import SYSTEM, Perm
 from app.core.idcard import make_id_number
 from app.households import service as households
 from app.households.schemas import HouseholdIn
-from tests.authz import flats_world, plans_world, social_world
+from tests.authz import flats_world, payments_world, plans_world, social_world
 from tests.seed import AREAS, HOUSEHOLDS, PASSWORD, SEED
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -87,6 +87,10 @@ GRANTS["cw_a"] |= {Perm.SOCIAL_CASE_WRITE}
 GRANTS["rv_a"] |= {Perm.SOCIAL_APPROVE}
 GRANTS["fin"] |= {Perm.RECOVERY_RECORD, Perm.PENSION_CLAIM}
 GRANTS["adm"] |= {Perm.SOCIAL_BATCH_MANAGE}
+# Issue 5, payments and the ledger: finance prepares batches, has them approved by a second finance user, exports
+# bank files, imports results, reconciles and records deposits; the auditor reads the books (domain.md).
+GRANTS["fin"] |= {Perm.LEDGER_READ, Perm.LEDGER_POST, Perm.PAYMENT_PREPARE, Perm.PAYMENT_APPROVE}
+GRANTS["aud"] |= {Perm.LEDGER_READ}
 
 # The seeded households: h1 前方庄村 and h2 后方庄村 (王村乡), h3 东关村 (城关乡), h4 西街村 in another county.
 LABELS = ("h1", "h2", "h3", "h4")
@@ -154,6 +158,16 @@ Kind = Literal[
     "social_enrollment",  # an active pensioner with a passbook
     "social_deceased_enrollment",  # a deceased pensioner with an overpayment of 520.00 to recover, no heir
     "social_person",  # the full ID number of a registered person of the village, not enrolled, no old policy
+    # payments and the ledger (tests/authz/payments_world.py, which says more): per label, its county's batches
+    "payment_draft_batch",
+    "payment_exported_batch",
+    "payment_imported_batch",
+    "payment_reconciled_batch",
+    "payment_exception",  # an open exception of the imported batch
+    "payment_scope",  # the area code of the label's township
+    "payment_township",  # the id of the label's township
+    "ledger_account",  # the individual-account control account of the label's village
+    "tranche_kind",  # a compensation tranche's kind (vacate): the same for every label
 ]
 PATH_KINDS: dict[str, Kind] = {
     "household_id": "household",
@@ -161,6 +175,7 @@ PATH_KINDS: dict[str, Kind] = {
     "village_id": "village",
     "project_id": "project",
     "plan_id": "draft_plan",
+    "kind": "tranche_kind",
 }
 
 NOT_FOUND_OR_FORBIDDEN = frozenset({403, 404})
@@ -355,6 +370,7 @@ def quote_body() -> dict[str, Any]:
 
 R, W, REVEAL = Perm.REGISTRY_READ, Perm.REGISTRY_WRITE, Perm.ID_REVEAL
 AUDIT, USERS_ = Perm.AUDIT_READ, Perm.USERS_MANAGE
+LEDGER_R = Perm.LEDGER_READ
 
 _ROUTES = [
     # ---- JSON API
@@ -1017,6 +1033,222 @@ _ROUTES = [
     web("GET", "/social-security/certification-due.pdf", R, changes=True),  # the download is audited
     web("GET", "/social-security/certification-due.xlsx", R, changes=True),
     web("GET", "/social-security/due", R),
+    # ---- issue 5: payments and ledger API (add entries below this line)
+    api("GET", "/payments/batches", LEDGER_R),
+    # Nothing is due in the matrix's world: an authorised caller gets as far as being told so; tests/payments
+    # covers generating for real.
+    api(
+        "POST",
+        "/payments/batches",
+        Perm.PAYMENT_PREPARE,
+        body=payments_world.generate_body,
+        body_slots={"scope_area_code": ("payment_scope", REFUSED_INPUT)},
+        ok=frozenset({409}),
+        check=payments_world.check_nothing_due,
+    ),
+    api(
+        "GET",
+        "/payments/batches/{batch_id}",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        check=payments_world.check_batch,
+    ),
+    api("GET", "/payments/batches/{batch_id}/lines", LEDGER_R, kinds={"batch_id": "payment_exported_batch"}),
+    api(
+        "POST",
+        "/payments/batches/{batch_id}/approve",
+        Perm.PAYMENT_APPROVE,
+        kinds={"batch_id": "payment_draft_batch"},
+        check=payments_world.check_status("approved"),
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/payments/batches/{batch_id}/export",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"format": "psbc"},
+        kinds={"batch_id": "payment_exported_batch"},
+        check=payments_world.check_bank_file,
+        changes=True,  # every export is audited
+    ),
+    # The matrix sends no file: an authorised caller is told to choose one (tests/payments imports for real).
+    api(
+        "POST",
+        "/payments/batches/{batch_id}/results",
+        Perm.PAYMENT_PREPARE,
+        kinds={"batch_id": "payment_exported_batch"},
+        ok=frozenset({422}),
+    ),
+    api(
+        "GET",
+        "/payments/batches/{batch_id}/exceptions",
+        LEDGER_R,
+        kinds={"batch_id": "payment_imported_batch"},
+    ),
+    api(
+        "POST",
+        "/payments/exceptions/{exception_id}/resolve",
+        Perm.PAYMENT_PREPARE,
+        body=payments_world.resolve_body,
+        kinds={"exception_id": "payment_exception"},
+        changes=True,
+    ),
+    api(
+        "POST",
+        "/payments/batches/{batch_id}/close",
+        Perm.PAYMENT_PREPARE,
+        kinds={"batch_id": "payment_reconciled_batch"},
+        check=payments_world.check_status("closed"),
+        changes=True,
+    ),
+    api(
+        "GET",
+        "/payments/batches/{batch_id}/reconciliation",
+        LEDGER_R,
+        kinds={"batch_id": "payment_imported_batch"},
+    ),
+    api(
+        "GET",
+        "/payments/batches/{batch_id}/ledger.pdf",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        changes=True,  # the download is audited
+    ),
+    api(
+        "GET",
+        "/payments/batches/{batch_id}/ledger.xlsx",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        changes=True,
+    ),
+    api("GET", "/ledger/accounts", LEDGER_R),
+    api("GET", "/ledger/trial-balance", LEDGER_R),
+    api(
+        "GET",
+        "/ledger/accounts/{account_id}/statement",
+        LEDGER_R,
+        kinds={"account_id": "ledger_account"},
+        check=payments_world.check_statement,
+    ),
+    api(
+        "POST",
+        "/ledger/deposits",
+        Perm.LEDGER_POST,
+        body=payments_world.deposit_body,
+        ok=frozenset({201}),
+        changes=True,
+    ),
+    # ---- issue 5: payments and ledger pages
+    web("GET", "/payments", LEDGER_R),
+    # The test app has no connection pool for background jobs: an authorised caller gets as far as being told so.
+    web(
+        "POST",
+        "/payments/generate",
+        Perm.PAYMENT_PREPARE,
+        body=payments_world.web_generate_body,
+        body_slots={"scope": ("payment_township", REFUSED_INPUT)},
+        ok=frozenset({409}),
+    ),
+    web("GET", "/payment-jobs/{job_id}", Perm.PAYMENT_PREPARE),
+    web("GET", "/payments/{batch_id}", LEDGER_R, kinds={"batch_id": "payment_exported_batch"}),
+    web(
+        "POST",
+        "/payments/{batch_id}/approve",
+        Perm.PAYMENT_APPROVE,
+        body=lambda _aim: {"confirm": "1"},
+        kinds={"batch_id": "payment_draft_batch"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/payments/{batch_id}/export",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"format": "psbc", "confirm": "1"},
+        kinds={"batch_id": "payment_exported_batch"},
+        ok=frozenset({200}),  # the file itself
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/payments/{batch_id}/import",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"format": "psbc"},
+        kinds={"batch_id": "payment_exported_batch"},
+        ok=frozenset({422}),
+    ),
+    web(
+        "POST",
+        "/payments/{batch_id}/exceptions/{exception_id}/resolve",
+        Perm.PAYMENT_PREPARE,
+        body=payments_world.web_resolve_body,
+        kinds={"batch_id": "payment_imported_batch", "exception_id": "payment_exception"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/payments/{batch_id}/close",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"confirm": "1"},
+        kinds={"batch_id": "payment_reconciled_batch"},
+        changes=True,
+    ),
+    web("GET", "/payments/{batch_id}/reconciliation", LEDGER_R, kinds={"batch_id": "payment_imported_batch"}),
+    web(
+        "GET",
+        "/payments/{batch_id}/ledger.pdf",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        changes=True,  # the download is audited
+    ),
+    web(
+        "GET",
+        "/payments/{batch_id}/ledger.xlsx",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        changes=True,
+    ),
+    web("GET", "/ledger", LEDGER_R),
+    web(
+        "POST",
+        "/ledger/deposit",
+        Perm.LEDGER_POST,
+        body=lambda aim: {**payments_world.deposit_body(aim), "confirm": "1"},
+        changes=True,
+    ),
+    web("GET", "/ledger/accounts/{account_id}", LEDGER_R, kinds={"account_id": "ledger_account"}),
+    web(
+        "POST",
+        "/ledger/deposit-project",
+        Perm.LEDGER_POST,
+        body=payments_world.web_project_deposit_body,
+        body_slots={"comp_project_id": ("project", REFUSED_INPUT)},
+        changes=True,
+    ),
+    # Nothing is due in the matrix's world: an authorised caller gets as far as being told so.
+    web(
+        "POST",
+        "/payments/generate-compensation",
+        Perm.PAYMENT_PREPARE,
+        body=payments_world.web_compensation_body,
+        body_slots={"comp_scope": ("payment_township", REFUSED_INPUT)},
+        ok=frozenset({409}),
+    ),
+    # The deceased pensioner has no heir named yet: an authorised caller is told to name one first.
+    web(
+        "POST",
+        "/social-security/people/{enrollment_id}/heir-payment",
+        Perm.LEDGER_POST,
+        body=payments_world.web_heir_payment_body,
+        kinds={"enrollment_id": "social_deceased_enrollment"},
+        ok=frozenset({409}),
+    ),
+    # Agreement ids are opaque here (see issue 3 above); tests/payments covers recording a condition for real.
+    web(
+        "POST",
+        "/agreements/{agreement_id}/tranches/{kind}",
+        Perm.AGREEMENT_MANAGE,
+        body=payments_world.web_tranche_body,
+    ),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",
@@ -1516,6 +1748,8 @@ async def run_probe(
         await flats_world.add_flats(db, world)
     if kinds & social_world.SOCIAL_KINDS:
         await social_world.add_social(db, world)
+    if kinds & payments_world.PAYMENT_KINDS:
+        await payments_world.add_payments(db, world)
     aim = Aim(probe, world)
     before = await fingerprint(db)
     response = await send(probe, aim, app, credentials)

@@ -153,7 +153,7 @@ def test_accounts_match_the_readme() -> None:
     assert scopes["caseworker"] == ("410727101201",)
     assert scopes["caseworker2"] == tuple(v.area.code for v in demo().villages[1:])
     assert scopes["reviewer"] == ("410727101",)
-    assert scopes["admin"] == scopes["finance"] == scopes["auditor"] == (COUNTY_CODE,)
+    assert scopes["admin"] == scopes["finance"] == scopes["finance2"] == scopes["auditor"] == (COUNTY_CODE,)
 
 
 def test_chinese_numbers() -> None:

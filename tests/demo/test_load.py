@@ -51,7 +51,7 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
 
     # The seed already made the county, both townships, 前方庄村 with its first group, and 东关村: six areas.
     assert first.areas_added == len(data.areas()) - 6
-    assert first.users_added == 7
+    assert first.users_added == 8
     assert (first.projects_added, first.plans_added) == (2, 5)
     assert (first.households_added, first.members_added) == (1342, 1168 + 4516)
     assert any(line.startswith("[1/5] 前方庄村：309 户 / 1168 人 … 完成") for line in lines)
@@ -62,7 +62,7 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
     assert first.units_added == 36
     # and those of the social-security demo (tests/socialsecurity check its content)
     assert first.social is not None and first.social.enrolled == first.social_enrolled > 800
-    assert after[4] - before[4] == first.areas_added + 7 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events
+    assert after[4] - before[4] == first.areas_added + 8 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events
 
     assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
     district = [await _village_totals(db, v.area.code, v.plan.register_prefix) for v in data.villages[1:]]

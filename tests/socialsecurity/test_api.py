@@ -402,7 +402,7 @@ async def test_batch_to_recovery(
     assert person["months"][0] == {
         "month": "2023-08",
         "state": "paid",
-        "label": "已发放",
+        "label": "已发放（补发）",  # claimed in the 2024-03 run
         "amount": "260.00",
         "paid_on": "2024-03-10",
     }

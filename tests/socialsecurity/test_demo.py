@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import SYSTEM
@@ -161,3 +161,32 @@ async def test_demo_pension_history(db: AsyncSession, seed: object, pinned_clock
     lapsed_before_the_month = {r.enrollment_id for r in due_list if r.expires_on < date(2026, 11, 1)}
     assert lapsed_before_the_month == {r.enrollment_id for r in due if r.kind == "suspended"}
     assert all(r.overdue for r in due_list if r.enrollment_id in lapsed_before_the_month)
+
+
+async def test_demo_books_balance_and_agree_with_the_register(db: AsyncSession, pinned_clock: Any) -> None:
+    """The demo's fund deposit, enrollment credits, opening history, overpayment and recovery are all in the
+    ledger: the trial balance is zero and the fund account is the deposit less every month paid plus what was
+    recovered."""
+    await _load(db, pinned_clock)
+    totals = (await db.execute(text("SELECT sum(debit), sum(credit) FROM journal_lines"))).one()
+    assert totals[0] == totals[1] > 0
+    balance = {
+        r.code: int(r.net)
+        for r in await db.execute(
+            text(
+                "SELECT a.code, sum(l.debit - l.credit) AS net FROM journal_lines l "
+                "JOIN ledger_accounts a ON a.id = l.account_id GROUP BY a.code"
+            )
+        )
+    }
+    paid = await db.scalar(text("SELECT sum(amount) FROM pension_months WHERE status = 'paid'"))
+    overpayment = (await db.execute(text("SELECT amount, recovered FROM overpayments"))).one()
+    credits = await db.scalar(text("SELECT sum(account_credit) FROM enrollments"))
+    assert balance["ss.bank"] == 3_000_000_000 - paid + overpayment.recovered
+    assert balance["ss.overpaid"] == overpayment.amount - overpayment.recovered
+    individual = sum(v for k, v in balance.items() if k.startswith("ss.individual."))
+    # Credit balance of the individual accounts: what was credited less what the paid months drew (overpaid months
+    # gave theirs back).
+    assert -individual <= credits
+    # What the fund holds (bank + receivable) is what it owes the accounts and the pool.
+    assert balance["ss.bank"] + balance["ss.overpaid"] == -(individual + balance["ss.pool"])

@@ -1,0 +1,233 @@
+"""Pages for the books (资金账务): balances per account with a village filter, the trial balance (试算平衡表),
+the deposit forms (资金拨入 to the social-security fund, 补偿资金拨入 to a project's compensation fund) and one
+account's statement (科目明细账).
+
+Authorisation and audit stay in ``app.ledger.service``; the deposit forms are only shown to someone who may post,
+and its POST checks the permission first. POST → redirect (303) → GET with a confirmation naming what was posted.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from app.auth.deps import Session, WebPrincipal
+from app.auth.policy import Perm, Principal, require
+from app.core.clock import format_date_cn, today_in_china
+from app.core.money import InvalidAmount, format_yuan, to_chinese_capital, yuan_to_fen
+from app.core.params import INT_MAX
+from app.households import service as households
+from app.ledger import service
+from app.ledger.models import ACCOUNT_KINDS
+from app.payments import service as payments
+from app.web.forms import FormState, attempt, read_form
+from app.web.templating import flash, render
+
+router = APIRouter()
+
+AccountId = Annotated[int, Path(ge=1, le=INT_MAX, title="科目编号")]
+VillageQuery = Annotated[str | None, Query(max_length=20, title="村")]
+
+DEPOSIT_LABELS = {"amount": "拨入金额（元）", "posted_on": "记账日期", "memo": "摘要", "confirm": "确认"}
+PROJECT_DEPOSIT_LABELS = {
+    "comp_project_id": "征收项目",
+    "comp_amount": "拨入金额（元）",
+    "comp_posted_on": "记账日期",
+    "comp_memo": "摘要",
+    "comp_confirm": "确认",
+}
+MAX_DEPOSIT = 10**14  # fen: a sanity bound, far above any county's fund
+STATEMENT_LIMIT = 500
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _village_id(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= INT_MAX else None
+
+
+def _deposit_form(values: dict[str, str] | None = None) -> FormState:
+    return FormState.of(DEPOSIT_LABELS, values or {"posted_on": today_in_china().isoformat()})
+
+
+def _project_deposit_form(values: dict[str, str] | None = None) -> FormState:
+    return FormState.of(PROJECT_DEPOSIT_LABELS, values or {"comp_posted_on": today_in_china().isoformat()})
+
+
+def _read_deposit(state: FormState, prefix: str, memo_example: str) -> tuple[int | None, date | None, str]:
+    """Amount (fen), date and memo of a deposit form whose inputs are named ``{prefix}amount`` and so on; the
+    messages go next to the inputs."""
+    amount: int | None = None
+    raw_amount = state.value(f"{prefix}amount").strip()
+    if not raw_amount:
+        state.add(f"{prefix}amount", "请填写拨入金额，如 1200.00")
+    else:
+        try:
+            amount = yuan_to_fen(raw_amount)
+        except InvalidAmount as exc:
+            state.add(f"{prefix}amount", f"{exc}（应为元，最多两位小数，如 1200.00）")
+        else:
+            if amount <= 0:
+                state.add(f"{prefix}amount", "拨入金额必须大于 0")
+            elif amount > MAX_DEPOSIT:
+                state.add(f"{prefix}amount", "拨入金额过大，请核对")
+    posted_on: date | None = None
+    raw_date = state.value(f"{prefix}posted_on").strip()
+    if not raw_date:
+        state.add(f"{prefix}posted_on", "请填写记账日期")
+    else:
+        try:
+            posted_on = date.fromisoformat(raw_date)
+        except ValueError:
+            state.add(f"{prefix}posted_on", f"日期格式应为 2023-05-20：{raw_date}")
+        else:
+            if posted_on > today_in_china():
+                state.add(f"{prefix}posted_on", "记账日期不能晚于今天")
+    memo = state.value(f"{prefix}memo").strip()
+    if not memo:
+        state.add(f"{prefix}memo", f"请填写摘要，如 {memo_example}")
+    elif len(memo) > 200:
+        state.add(f"{prefix}memo", "摘要最多 200 字")
+    if state.value(f"{prefix}confirm") != "1":
+        state.add(f"{prefix}confirm", "请先勾选确认：已核对银行到账凭证")
+    return amount, posted_on, memo
+
+
+async def _ledger_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    village_id: int | None = None,
+    form: FormState | None = None,
+    project_form: FormState | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    tb = await service.trial_balance(session, principal)
+    villages = await households.list_villages(session, principal)
+    choices = [(v.village.id, f"{v.township_name} {v.village.name}") for v in villages]
+    if village_id not in {c[0] for c in choices}:
+        village_id = None
+    rows = (
+        tb.rows if village_id is None else await service.balances(session, principal, village_id=village_id)
+    )
+    return render(
+        request,
+        "ledger/index.html",
+        {
+            "nav": "ledger",
+            "rows": rows,
+            "row_debit": sum(r.debit for r in rows),
+            "row_credit": sum(r.credit for r in rows),
+            "tb": tb,
+            "balanced": tb.debit == tb.credit,
+            "village_id": village_id,
+            "village_choices": choices,
+            "village_name": dict(choices).get(village_id or 0, ""),
+            "can_deposit": principal.can(Perm.LEDGER_POST),
+            "form": form or _deposit_form(),
+            "labels": DEPOSIT_LABELS,
+            "project_choices": [
+                (p.id, f"{p.name}（{p.code}）") for p in await service.county_projects(session, principal)
+            ]
+            if principal.can(Perm.LEDGER_POST)
+            else [],
+            "project_form": project_form or _project_deposit_form(),
+            "project_labels": PROJECT_DEPOSIT_LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/ledger")
+async def ledger_home(
+    request: Request, session: Session, principal: WebPrincipal, village_id: VillageQuery = None
+) -> HTMLResponse:
+    return await _ledger_page(request, session, principal, village_id=_village_id(village_id))
+
+
+@router.post("/ledger/deposit", response_model=None)
+async def deposit(request: Request, session: Session, principal: WebPrincipal) -> Response:
+    require(principal, Perm.LEDGER_POST)
+    state = _deposit_form(await read_form(request))
+    amount, posted_on, memo = _read_deposit(state, "", "县财政拨入被征地农民社保资金")
+    if not state.invalid and amount is not None and posted_on is not None:
+        fen, on = amount, posted_on
+        tx = await attempt(
+            session, state, lambda: service.deposit(session, principal, amount=fen, posted_on=on, memo=memo)
+        )
+        if tx is not None:
+            response = _see_other("/ledger")
+            flash(
+                response,
+                f"已登记资金拨入：{format_yuan(fen)} 元（{to_chinese_capital(fen)}），"
+                f"记账日期 {format_date_cn(on)}，凭证号 {tx.id}",
+            )
+            return response
+    return await _ledger_page(request, session, principal, form=state, status_code=state.status)
+
+
+@router.post("/ledger/deposit-project", response_model=None)
+async def deposit_project(request: Request, session: Session, principal: WebPrincipal) -> Response:
+    """补偿资金拨入: money into a project's compensation fund (补偿资金专户), which compensation batches draw on."""
+    require(principal, Perm.LEDGER_POST)
+    state = _project_deposit_form(await read_form(request))
+    projects = {p.id: p for p in await service.county_projects(session, principal)}
+    raw_project = state.value("comp_project_id").strip()
+    project = projects.get(int(raw_project)) if raw_project.isdigit() and len(raw_project) <= 10 else None
+    if project is None:
+        state.add("comp_project_id", "请选择征收项目")
+    amount, posted_on, memo = _read_deposit(state, "comp_", "县财政拨入征收补偿资金")
+    if not state.invalid and project is not None and amount is not None and posted_on is not None:
+        project_id, name, fen, on = project.id, project.name, amount, posted_on
+        tx = await attempt(
+            session,
+            state,
+            lambda: service.deposit_project(
+                session, principal, project_id, amount=fen, posted_on=on, memo=memo
+            ),
+            rename={"amount": "comp_amount", "posted_on": "comp_posted_on", "memo": "comp_memo"},
+        )
+        if tx is not None:
+            response = _see_other("/ledger")
+            flash(
+                response,
+                f"已登记补偿资金拨入：{name} {format_yuan(fen)} 元（{to_chinese_capital(fen)}），"
+                f"记账日期 {format_date_cn(on)}，凭证号 {tx.id}",
+            )
+            return response
+    return await _ledger_page(request, session, principal, project_form=state, status_code=state.status)
+
+
+@router.get("/ledger/accounts/{account_id}")
+async def statement(
+    request: Request, session: Session, principal: WebPrincipal, account_id: AccountId
+) -> HTMLResponse:
+    account, lines = await service.statement(session, principal, account_id, limit=STATEMENT_LIMIT)
+    batches: dict[int, str] = {}
+    for batch_id in {line.batch_id for line in lines if line.batch_id is not None}:
+        batches[batch_id] = (await payments.get_batch(session, principal, batch_id)).number
+    return render(
+        request,
+        "ledger/account.html",
+        {
+            "nav": "ledger",
+            "account": account,
+            "kind_label": ACCOUNT_KINDS.get(account.kind, account.kind),
+            "balance": lines[-1].balance if lines else 0,
+            "lines": lines,
+            "batches": batches,
+            "limit": STATEMENT_LIMIT,
+        },
+    )

@@ -1,0 +1,1525 @@
+"""Payment batches: generate (set-based), approve, export the bank file, import bank results, reconcile, resolve
+exceptions, close — and post every money movement to the ledger (domain.md, "Payments, bank files,
+reconciliation").
+
+A pension batch claims the months due for its period and scope in the month register and writes one line per
+pensioner, in chunks of enrollments, all in the caller's one transaction: a killed process leaves nothing. Bank
+results are appended as outcome rows, one per line (its primary key), so a line resolves exactly once; a line's
+status is derived from its outcome, never updated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.areas.models import Area
+from app.audit import service as audit
+from app.auth.policy import SYSTEM, Perm, Principal, authorize, require
+from app.core.clock import CHINA_TZ, today_in_china, utcnow
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.money import fen_to_yuan
+from app.households.service import id_cipher
+from app.ledger import rules as ledger_rules
+from app.ledger import service as ledger
+from app.ledger.rules import Entry
+from app.payments import bankfiles, reports, rules
+from app.payments.models import (
+    BATCH_KINDS,
+    BATCH_STATUSES,
+    EXCEPTION_PROBLEMS,
+    EXCEPTION_RESOLUTIONS,
+    TRANCHE_KINDS,
+    BankException,
+    BankExport,
+    LineOutcome,
+    PaymentBatch,
+    ResultImport,
+)
+from app.socialsecurity import rules as ss_rules
+from app.socialsecurity import service as social
+
+Progress = Callable[[int, int], Awaitable[None]]
+CHUNK_ENROLLMENTS = 100_000
+STATUS_REFUSALS = {
+    "approve": "只有待审核的批次可以审核",
+    "export": "批次审核通过后才能导出银行文件",
+    "import": "导出银行文件后才能导入银行结果",
+    "close": "对账完成（每笔都有结果且异常已处理）后才能关闭批次",
+}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    batch: PaymentBatch
+    scope_name: str
+    pending: int
+    paid: int
+    failed: int
+    paid_total: int
+    failed_total: int
+    open_exceptions: int
+    reissued: int
+
+    @property
+    def status_label(self) -> str:
+        return BATCH_STATUSES[self.batch.status]
+
+    @property
+    def kind_label(self) -> str:
+        return BATCH_KINDS[self.batch.kind]
+
+    @property
+    def pending_total(self) -> int:
+        return self.batch.total - self.paid_total - self.failed_total
+
+
+async def villages_of(session: AsyncSession, paths: Sequence[str]) -> dict[str, Area]:
+    """The village each area path lies in (a household may sit in a villagers' group under its village)."""
+    prefixes: set[str] = set()
+    for path in paths:
+        parts = path.strip("/").split("/")
+        prefixes.update("/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1))
+    if not prefixes:
+        return {}
+    villages = (
+        await session.scalars(select(Area).where(Area.level == "village", Area.path.in_(prefixes)))
+    ).all()
+    out: dict[str, Area] = {}
+    for path in paths:
+        for v in villages:
+            if path.startswith(v.path):
+                out[path] = v
+                break
+    return out
+
+
+def _in_county(principal: Principal, batch: PaymentBatch) -> bool:
+    return principal is SYSTEM or batch.county_code == principal.county_code
+
+
+async def get_batch(session: AsyncSession, principal: Principal, batch_id: int) -> PaymentBatch:
+    require(principal, Perm.LEDGER_READ)
+    batch = await session.get(PaymentBatch, batch_id)
+    if batch is None or not _in_county(principal, batch):
+        raise NotFound("找不到该发放批次")
+    return batch
+
+
+async def _summaries(session: AsyncSession, batches: Sequence[PaymentBatch]) -> list[BatchSummary]:
+    if not batches:
+        return []
+    ids = [b.id for b in batches]
+    rows = {
+        r.batch_id: r
+        for r in await session.execute(
+            text(
+                """
+                SELECT l.batch_id,
+                       count(*) FILTER (WHERE o.line_id IS NULL) AS pending,
+                       count(*) FILTER (WHERE o.paid) AS paid,
+                       count(*) FILTER (WHERE NOT o.paid) AS failed,
+                       coalesce(sum(l.amount) FILTER (WHERE o.paid), 0) AS paid_total,
+                       coalesce(sum(l.amount) FILTER (WHERE NOT o.paid), 0) AS failed_total,
+                       count(*) FILTER (WHERE l.reissue_of IS NOT NULL) AS reissued
+                FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id
+                WHERE l.batch_id = ANY(:ids) GROUP BY l.batch_id
+                """
+            ),
+            {"ids": ids},
+        )
+    }
+    open_exc: dict[int, int] = dict(
+        (
+            await session.execute(
+                text(
+                    "SELECT batch_id, count(*) FROM bank_exceptions WHERE batch_id = ANY(:ids) "
+                    "AND resolution IS NULL GROUP BY batch_id"
+                ),
+                {"ids": ids},
+            )
+        ).all()
+    )
+    names = dict(
+        (
+            await session.execute(
+                select(Area.id, Area.name).where(Area.id.in_({b.scope_area_id for b in batches}))
+            )
+        ).all()
+    )
+    out = []
+    for b in batches:
+        r = rows.get(b.id)
+        out.append(
+            BatchSummary(
+                b,
+                names.get(b.scope_area_id, ""),
+                int(r.pending) if r else 0,
+                int(r.paid) if r else 0,
+                int(r.failed) if r else 0,
+                int(r.paid_total) if r else 0,
+                int(r.failed_total) if r else 0,
+                int(open_exc.get(b.id, 0)),
+                int(r.reissued) if r else 0,
+            )
+        )
+    return out
+
+
+async def list_batches(session: AsyncSession, principal: Principal) -> list[BatchSummary]:
+    require(principal, Perm.LEDGER_READ)
+    query = select(PaymentBatch).order_by(PaymentBatch.period.desc(), PaymentBatch.id.desc())
+    if principal is not SYSTEM:
+        query = query.where(PaymentBatch.county_code == principal.county_code)
+    return await _summaries(session, (await session.scalars(query.limit(200))).all())
+
+
+async def batch_summary(session: AsyncSession, principal: Principal, batch_id: int) -> BatchSummary:
+    batch = await get_batch(session, principal, batch_id)
+    return (await _summaries(session, [batch]))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: int
+    seq: int
+    reference: str
+    village: str
+    name: str
+    id_masked: str
+    account_masked: str
+    months: list[date] | None
+    amount: int
+    account_part: int | None
+    pool_part: int | None
+    status: str
+    reason: str
+    reissue_of: int | None
+    resolved_on: date | None
+    tranche_kind: str | None = None
+
+    @property
+    def status_label(self) -> str:
+        from app.payments.models import LINE_STATUSES
+
+        return LINE_STATUSES[self.status]
+
+    @property
+    def months_text(self) -> str:
+        """The months a pension line pays, or what a compensation line pays for."""
+        if self.tranche_kind is not None:
+            return TRANCHE_KINDS[self.tranche_kind]
+        return months_text(self.months)
+
+
+def months_text(months: Sequence[date] | None) -> str:
+    """``2026-10`` or ``2026-03至2026-09（7个月）`` or ``2026-03、2026-05``."""
+    if not months:
+        return ""
+    formatted = [ss_rules.format_month(m) for m in months]
+    if len(months) == 1:
+        return formatted[0]
+    contiguous = all(ss_rules.add_months(months[i - 1], 1) == months[i] for i in range(1, len(months)))
+    if contiguous:
+        return f"{formatted[0]}至{formatted[-1]}（{len(months)}个月）"
+    return "、".join(formatted)
+
+
+_LINES_SQL = """
+SELECT l.id, l.seq, l.area_path, l.payee_name, l.id_masked, l.account_masked, l.months, l.amount,
+       l.account_part, l.pool_part, l.reissue_of, o.paid, o.reason, o.resolved_on, t.kind AS tranche_kind
+FROM payment_lines l
+LEFT JOIN line_outcomes o ON o.line_id = l.id
+LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
+LEFT JOIN areas a ON a.path = l.area_path
+WHERE l.batch_id = :batch
+  AND (CAST(:status AS varchar) IS NULL
+       OR (CAST(:status AS varchar) = 'pending' AND o.line_id IS NULL)
+       OR (CAST(:status AS varchar) = 'paid' AND o.paid)
+       OR (CAST(:status AS varchar) = 'failed' AND NOT o.paid))
+  AND (CAST(:village AS varchar) IS NULL OR l.area_path LIKE CAST(:village AS varchar))
+ORDER BY l.seq
+"""
+
+
+async def batch_lines(
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: int,
+    *,
+    status: str | None = None,
+    village_path: str | None = None,
+    offset: int = 0,
+    limit: int | None = 200,
+) -> list[LineView]:
+    batch = await get_batch(session, principal, batch_id)
+    sql = _LINES_SQL + (" LIMIT :limit OFFSET :offset" if limit is not None else "")
+    rows = await session.execute(
+        text(sql),
+        {
+            "batch": batch.id,
+            "status": status,
+            "village": None if village_path is None else _like(village_path),
+            "limit": limit,
+            "offset": offset,
+        },
+    )
+    found = rows.all()
+    villages = await villages_of(session, list({r.area_path for r in found}))
+    return [
+        LineView(
+            r.id,
+            r.seq,
+            rules.reference(batch.number, r.seq),
+            villages[r.area_path].name if r.area_path in villages else "",
+            r.payee_name,
+            r.id_masked,
+            r.account_masked,
+            r.months,
+            int(r.amount),
+            r.account_part,
+            r.pool_part,
+            rules.line_status(r.paid),
+            r.reason or "",
+            r.reissue_of,
+            r.resolved_on,
+            r.tranche_kind,
+        )
+        for r in found
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class VillageTotal:
+    path: str
+    name: str
+    lines: int
+    amount: int
+    paid: int
+    failed: int
+
+
+async def village_totals(session: AsyncSession, principal: Principal, batch_id: int) -> list[VillageTotal]:
+    """Per village of the batch: lines, amount, paid, failed (``path`` is the village's area path)."""
+    batch = await get_batch(session, principal, batch_id)
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT l.area_path, count(*) AS lines, sum(l.amount) AS amount,
+                       coalesce(sum(l.amount) FILTER (WHERE o.paid), 0) AS paid,
+                       coalesce(sum(l.amount) FILTER (WHERE NOT o.paid), 0) AS failed
+                FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id
+                WHERE l.batch_id = :batch GROUP BY l.area_path
+                """
+            ),
+            {"batch": batch.id},
+        )
+    ).all()
+    villages = await villages_of(session, [r.area_path for r in rows])
+    merged: dict[str, list[int]] = {}
+    names: dict[str, str] = {}
+    for r in rows:
+        village = villages.get(r.area_path)
+        key = village.path if village else r.area_path
+        names[key] = village.name if village else ""
+        totals = merged.setdefault(key, [0, 0, 0, 0])
+        for i, value in enumerate((r.lines, r.amount, r.paid, r.failed)):
+            totals[i] += int(value)
+    return [VillageTotal(path, names[path], *merged[path]) for path in sorted(merged)]
+
+
+# ------------------------------------------------------------------------------------------------ generating
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    batch: PaymentBatch
+    created: bool
+    lines: int
+    amount: int
+    months: int
+    back_pay_months: int
+    suspended: int
+    reissued: int
+
+
+def _like(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# One chunk of enrollments: claim their months due (new ones, suspended ones certified again, months of failed
+# lines whose passbook has been fixed, and months claimed earlier without a line) and write one line per person.
+# The register's unique key and the lines' unique (person, period) keep anybody from being paid twice for a month.
+_GENERATE_SQL = f"""
+WITH due AS ({social.DUE_SQL}),
+fresh AS (
+    INSERT INTO pension_months (county_code, area_path, person_hash, month, enrollment_id, start_month,
+                                status, kind, period, amount)
+    SELECT county_code, area_path, person_hash, month, enrollment_id, pension_start_month,
+           CASE WHEN kind = 'suspended' THEN 'suspended' ELSE 'claimed' END,
+           CASE WHEN kind = 'suspended' THEN 'regular' ELSE kind END,
+           CASE WHEN kind = 'suspended' THEN NULL ELSE CAST(:period AS date) END, amount
+    FROM due WHERE register_id IS NULL
+    ON CONFLICT (county_code, person_hash, month) DO NOTHING
+    RETURNING enrollment_id, month, amount, status, kind
+),
+resumed AS (
+    UPDATE pension_months pm SET status = 'claimed', kind = 'back_pay', period = CAST(:period AS date)
+    FROM due WHERE due.register_id = pm.id AND due.kind <> 'suspended' AND pm.status = 'suspended'
+    RETURNING pm.enrollment_id, pm.month, pm.amount
+),
+failed AS (
+    SELECT l.id AS line_id, l.enrollment_id, l.period
+    FROM payment_lines l
+    JOIN line_outcomes o ON o.line_id = l.id AND NOT o.paid
+    JOIN passbooks pb ON pb.enrollment_id = l.enrollment_id
+    WHERE l.enrollment_id IS NOT NULL AND l.county_code = CAST(:batch_county AS varchar)
+      AND l.period < CAST(:period AS date) AND l.area_path LIKE CAST(:scope_like AS varchar)
+      AND l.enrollment_id BETWEEN CAST(:id_from AS bigint) AND CAST(:id_to AS bigint)
+      AND (CAST(:reissue_all AS boolean) OR pb.account_hash <> l.account_hash)
+),
+reissued AS (
+    UPDATE pension_months pm SET period = CAST(:period AS date)
+    FROM failed f, enrollments e
+    WHERE pm.enrollment_id = f.enrollment_id AND pm.period = f.period AND pm.status = 'claimed'
+      AND e.id = f.enrollment_id
+      AND (e.death_date IS NULL OR pm.month <= date_trunc('month', e.death_date)::date)
+    RETURNING pm.enrollment_id, pm.month, pm.amount, f.line_id
+),
+earlier AS (
+    SELECT pm.enrollment_id, pm.month, pm.amount FROM pension_months pm
+    WHERE pm.period = CAST(:period AS date) AND pm.status = 'claimed'
+      AND pm.county_code = CAST(:batch_county AS varchar) AND pm.area_path LIKE CAST(:scope_like AS varchar)
+      AND pm.enrollment_id BETWEEN CAST(:id_from AS bigint) AND CAST(:id_to AS bigint)
+      AND EXISTS (SELECT 1 FROM passbooks pb WHERE pb.enrollment_id = pm.enrollment_id)
+      AND NOT EXISTS (SELECT 1 FROM payment_lines l WHERE l.enrollment_id IS NOT NULL
+                      AND l.county_code = pm.county_code AND l.person_hash = pm.person_hash
+                      AND l.period = pm.period)
+),
+claimed AS (
+    SELECT enrollment_id, month, amount, NULL::bigint AS reissue_of FROM fresh WHERE status = 'claimed'
+    UNION ALL SELECT enrollment_id, month, amount, NULL FROM resumed
+    UNION ALL SELECT enrollment_id, month, amount, line_id FROM reissued
+    UNION ALL SELECT enrollment_id, month, amount, NULL FROM earlier
+),
+per_person AS (
+    SELECT c.enrollment_id, array_agg(c.month ORDER BY c.month) AS months, sum(c.amount) AS amount,
+           sum(GREATEST(0, LEAST(c.amount, e.account_credit - e.monthly_pension * (
+               (extract(year FROM c.month) - extract(year FROM e.pension_start_month)) * 12
+               + extract(month FROM c.month) - extract(month FROM e.pension_start_month))::bigint))) AS account_part,
+           max(c.reissue_of) AS reissue_of
+    FROM claimed c JOIN enrollments e ON e.id = c.enrollment_id
+    GROUP BY c.enrollment_id
+),
+lines AS (
+    INSERT INTO payment_lines (batch_id, seq, county_code, area_path, period, enrollment_id, person_hash, months,
+                               payee_name, id_masked, account_enc, account_hash, account_masked, amount,
+                               account_part, pool_part, reissue_of)
+    SELECT CAST(:batch_id AS integer), CAST(:seq0 AS integer) + row_number() OVER (ORDER BY e.area_path, e.id),
+           e.county_code, e.area_path, CAST(:period AS date), e.id, e.person_hash, p.months, e.name,
+           e.id_number_masked, pb.account_enc, pb.account_hash, pb.account_masked, p.amount, p.account_part,
+           p.amount - p.account_part, p.reissue_of
+    FROM per_person p JOIN enrollments e ON e.id = p.enrollment_id JOIN passbooks pb ON pb.enrollment_id = e.id
+    RETURNING amount, reissue_of
+)
+SELECT (SELECT count(*) FROM lines) AS lines,
+       (SELECT coalesce(sum(amount), 0) FROM lines) AS amount,
+       (SELECT count(*) FROM lines WHERE reissue_of IS NOT NULL) AS reissued,
+       (SELECT count(*) FROM claimed) AS months,
+       (SELECT count(*) FROM fresh WHERE status = 'claimed' AND kind = 'back_pay')
+           + (SELECT count(*) FROM resumed) AS back_pay,
+       (SELECT count(*) FROM fresh WHERE status = 'suspended') AS suspended
+"""  # noqa: S608 - the fragment is a constant
+
+
+async def _scope_area(session: AsyncSession, actor: Principal, scope_area_id: int | None) -> Area:
+    if scope_area_id is None:
+        area = await ledger.county_area(session, actor.county_code)
+    else:
+        found = await session.get(Area, scope_area_id)
+        if found is None or found.level not in ("county", "township"):
+            raise InvalidInput("发放范围只能是全县或一个乡镇", field="scope_area_id")
+        area = found
+    authorize(actor, Perm.PAYMENT_PREPARE, area.path)
+    if actor is not SYSTEM and area.county_code != actor.county_code:
+        raise NotFound("找不到该区划")
+    return area
+
+
+async def _open_batch(
+    session: AsyncSession, actor: Principal, kind: str, period: date, scope: Area
+) -> tuple[PaymentBatch, bool]:
+    """The batch of ``kind``, ``period`` and ``scope``: the one already there (False), or a new draft (True).
+    A per-county, kind and period lock makes concurrent requests wait for each other; overlapping scopes (the
+    county and one of its townships) are refused so nobody can be claimed by two batches of one period."""
+    county_code = scope.county_code
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext('payment_batch:' || :county || ':' || :kind || ':' || :period))"
+        ),
+        {"county": county_code, "kind": kind, "period": period.isoformat()},
+    )
+    existing = await session.scalar(
+        select(PaymentBatch).where(
+            PaymentBatch.county_code == county_code,
+            PaymentBatch.kind == kind,
+            PaymentBatch.period == period,
+            PaymentBatch.scope_area_id == scope.id,
+        )
+    )
+    if existing is not None:
+        return existing, False
+    overlapping = await session.scalar(
+        text(
+            """
+            SELECT b.number FROM payment_batches b
+            WHERE b.county_code = :county AND b.kind = :kind AND b.period = :period
+              AND (b.area_path LIKE :mine OR :path LIKE b.area_path || '%')
+            LIMIT 1
+            """
+        ),
+        {
+            "county": county_code,
+            "kind": kind,
+            "period": period,
+            "mine": _like(scope.path),
+            "path": scope.path,
+        },
+    )
+    if overlapping:
+        raise Conflict(f"本期已有覆盖该范围的发放批次 {overlapping}，不能重复生成", field="scope_area_id")
+    batch = PaymentBatch(
+        number=rules.batch_number(kind, period, scope.code),
+        county_code=county_code,
+        kind=kind,
+        period=period,
+        scope_area_id=scope.id,
+        area_path=scope.path,
+        status="draft",
+        line_count=0,
+        total=0,
+        created_by=actor.user_id,
+    )
+    session.add(batch)
+    await session.flush()
+    return batch, True
+
+
+async def _finish_batch(
+    session: AsyncSession, actor: Principal, batch: PaymentBatch, scope: Area, totals: dict[str, int]
+) -> None:
+    if totals["lines"] == 0:
+        what = "养老金" if batch.kind == "pension" else "补偿款"
+        raise Conflict(f"{ss_rules.format_month(batch.period)} 在该范围内没有应发放的{what}", field="period")
+    batch.line_count, batch.total = totals["lines"], totals["amount"]
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.generate",
+        "payment_batch",
+        batch.id,
+        after={
+            "number": batch.number,
+            "kind": BATCH_KINDS[batch.kind],
+            "period": ss_rules.format_month(batch.period),
+            "scope": scope.name,
+            **{k: v for k, v in totals.items() if k != "amount"},
+            "total": fen_to_yuan(totals["amount"]),
+        },
+        county_code=batch.county_code,
+    )
+
+
+def _check_period(period: date, as_of: date) -> date:
+    period = ss_rules.month_of(period)
+    if period > ss_rules.month_of(as_of):
+        raise InvalidInput("不能生成未来月份的发放批次", field="period")
+    return period
+
+
+async def _generate_pensions(
+    session: AsyncSession,
+    batch: PaymentBatch,
+    scope: Area,
+    as_of: date,
+    reissue_all: bool,
+    progress: Progress | None,
+    chunk: int,
+) -> dict[str, int]:
+    county_code, period = scope.county_code, batch.period
+    bounds = (
+        await session.execute(
+            text(
+                "SELECT min(id), max(id) FROM enrollments WHERE county_code = :county AND area_path LIKE :scope"
+            ),
+            {"county": county_code, "scope": _like(scope.path)},
+        )
+    ).one()
+    totals = {"lines": 0, "amount": 0, "reissued": 0, "months": 0, "back_pay": 0, "suspended": 0}
+    if bounds[0] is not None:
+        low, high = int(bounds[0]), int(bounds[1])
+        steps = list(range(low, high + 1, chunk))
+        for index, start in enumerate(steps):
+            params = social.due_params(
+                SYSTEM, period, as_of, id_range=(start, min(start + chunk - 1, high)), with_passbook=True
+            )
+            params.update(
+                county=county_code,
+                prefixes=[_like(scope.path)],
+                batch_county=county_code,
+                scope_like=_like(scope.path),
+                reissue_all=reissue_all,
+                batch_id=batch.id,
+                seq0=totals["lines"],
+            )
+            row = (await session.execute(text(_GENERATE_SQL), params)).one()
+            for key in totals:
+                totals[key] += int(getattr(row, key))
+            if progress is not None:
+                await progress(index + 1, len(steps))
+    return totals
+
+
+async def generate_pension_batch(
+    session: AsyncSession,
+    actor: Principal,
+    period: date,
+    *,
+    scope_area_id: int | None = None,
+    as_of: date | None = None,
+    reissue_all: bool = False,
+    progress: Progress | None = None,
+    chunk: int = CHUNK_ENROLLMENTS,
+) -> Generated:
+    """Generate the monthly pension batch for ``period`` and a scope (the county, or one township): every pension
+    due that month, back pay (补发) for suspended months of pensioners certified again, and re-issues of failed
+    payments whose passbook account has been changed since (all failed ones with ``reissue_all``).
+
+    Generating the same period and scope again returns the batch already there (``created`` False): the batch's
+    unique key decides, and a per-county-and-period lock makes concurrent requests wait for each other.
+    """
+    require(actor, Perm.PAYMENT_PREPARE)
+    require(actor, Perm.PENSION_CLAIM)
+    as_of = as_of or today_in_china()
+    period = _check_period(period, as_of)
+    scope = await _scope_area(session, actor, scope_area_id)
+    # A savepoint: a refusal (nothing due) leaves no empty batch behind even when the caller goes on.
+    async with session.begin_nested():
+        batch, created = await _open_batch(session, actor, "pension", period, scope)
+        if not created:
+            return Generated(batch, False, batch.line_count, batch.total, 0, 0, 0, 0)
+        totals = await _generate_pensions(session, batch, scope, as_of, reissue_all, progress, chunk)
+        await _finish_batch(session, actor, batch, scope, totals)
+    return Generated(
+        batch,
+        True,
+        totals["lines"],
+        totals["amount"],
+        totals["months"],
+        totals["back_pay"],
+        totals["suspended"],
+        totals["reissued"],
+    )
+
+
+# Compensation tranches that are due and not on a live line: never claimed, or claimed for a period whose line the
+# bank failed and whose account has been changed since (every failed one with :reissue_all).
+_COMPENSATION_SQL = """
+WITH candidates AS (
+    SELECT t.id, t.period AS old_period, f.line_id AS failed_line
+    FROM compensation_tranches t
+    LEFT JOIN LATERAL (
+        SELECT l.id AS line_id, l.account_hash FROM payment_lines l JOIN line_outcomes o ON o.line_id = l.id
+        WHERE l.tranche_id = t.id AND l.period = t.period AND NOT o.paid
+    ) f ON true
+    WHERE t.status = 'due' AND t.county_code = CAST(:county AS varchar) AND t.area_path LIKE CAST(:scope_like AS varchar)
+      AND (t.period IS NULL
+           OR (f.line_id IS NOT NULL AND t.period < CAST(:period AS date)
+               AND (CAST(:reissue_all AS boolean) OR f.account_hash <> t.account_hash)))
+),
+claimed AS (
+    UPDATE compensation_tranches t SET period = CAST(:period AS date), version = t.version + 1
+    FROM candidates c WHERE c.id = t.id
+    RETURNING t.id, t.county_code, t.area_path, t.payee_hash, t.payee_name, t.payee_id_masked, t.account_enc,
+              t.account_hash, t.account_masked, t.amount, c.failed_line
+),
+lines AS (
+    INSERT INTO payment_lines (batch_id, seq, county_code, area_path, period, tranche_id, person_hash, payee_name,
+                               id_masked, account_enc, account_hash, account_masked, amount, reissue_of)
+    SELECT CAST(:batch_id AS integer), row_number() OVER (ORDER BY c.area_path, c.id), c.county_code, c.area_path,
+           CAST(:period AS date), c.id, c.payee_hash, c.payee_name, c.payee_id_masked, c.account_enc,
+           c.account_hash, c.account_masked, c.amount, c.failed_line
+    FROM claimed c
+    RETURNING amount, reissue_of
+)
+SELECT count(*) AS lines, coalesce(sum(amount), 0) AS amount, count(reissue_of) AS reissued FROM lines
+"""
+
+
+async def generate_compensation_batch(
+    session: AsyncSession,
+    actor: Principal,
+    period: date,
+    *,
+    scope_area_id: int | None = None,
+    as_of: date | None = None,
+    reissue_all: bool = False,
+) -> Generated:
+    """Generate the compensation batch of ``period`` and a scope: every agreement tranche whose payment condition
+    has been recorded (the house handed over; a purchase contract checked) and that is not paid or with the bank,
+    plus re-issues of failed ones whose account has been changed (all with ``reissue_all``)."""
+    require(actor, Perm.PAYMENT_PREPARE)
+    as_of = as_of or today_in_china()
+    period = _check_period(period, as_of)
+    scope = await _scope_area(session, actor, scope_area_id)
+    async with session.begin_nested():
+        batch, created = await _open_batch(session, actor, "compensation", period, scope)
+        if not created:
+            return Generated(batch, False, batch.line_count, batch.total, 0, 0, 0, 0)
+        row = (
+            await session.execute(
+                text(_COMPENSATION_SQL),
+                {
+                    "county": scope.county_code,
+                    "scope_like": _like(scope.path),
+                    "period": period,
+                    "reissue_all": reissue_all,
+                    "batch_id": batch.id,
+                },
+            )
+        ).one()
+        totals = {"lines": int(row.lines), "amount": int(row.amount), "reissued": int(row.reissued)}
+        await _finish_batch(session, actor, batch, scope, totals)
+    return Generated(batch, True, totals["lines"], totals["amount"], 0, 0, 0, totals["reissued"])
+
+
+# ------------------------------------------------------------------------------------------------ workflow
+
+
+async def _batch_for(
+    session: AsyncSession, actor: Principal, batch_id: int, perm: Perm, statuses: Sequence[str], step: str
+) -> PaymentBatch:
+    require(actor, perm)
+    batch = await session.get(PaymentBatch, batch_id, with_for_update=True)
+    if batch is None or not _in_county(actor, batch):
+        raise NotFound("找不到该发放批次")
+    authorize(actor, perm, batch.area_path)
+    if batch.status not in statuses:
+        raise Conflict(f"{STATUS_REFUSALS[step]}（当前状态：{BATCH_STATUSES[batch.status]}）")
+    return batch
+
+
+async def approve_batch(session: AsyncSession, actor: Principal, batch_id: int) -> PaymentBatch:
+    """审核: a second finance user approves a draft batch."""
+    batch = await _batch_for(session, actor, batch_id, Perm.PAYMENT_APPROVE, ("draft",), "approve")
+    if actor.user_id is not None and actor.user_id == batch.created_by:
+        raise Forbidden("批次须由编制人以外的另一位财政人员审核")
+    batch.status, batch.approved_by, batch.approved_at = "approved", actor.user_id, utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.approve",
+        "payment_batch",
+        batch.id,
+        before={"status": "draft"},
+        after={"status": "approved", "lines": batch.line_count, "total": fen_to_yuan(batch.total)},
+        county_code=batch.county_code,
+    )
+    return batch
+
+
+async def _fund_needs(session: AsyncSession, batch: PaymentBatch) -> list[tuple[str, str, int, str]]:
+    """(fund account, clearing account, amount, fund name) the batch draws on: the social-security fund for
+    pensions, each project's compensation fund for compensation."""
+    if batch.kind == "pension":
+        return [(ledger_rules.SS_BANK, ledger_rules.SS_CLEARING, batch.total, "社保基金专户")]
+    rows = await session.execute(
+        text(
+            """
+            SELECT t.project_id, p.name, sum(l.amount) AS amount FROM payment_lines l
+            JOIN compensation_tranches t ON t.id = l.tranche_id JOIN projects p ON p.id = t.project_id
+            WHERE l.batch_id = :batch GROUP BY t.project_id, p.name ORDER BY t.project_id
+            """
+        ),
+        {"batch": batch.id},
+    )
+    return [
+        (
+            ledger_rules.comp_bank_code(r.project_id),
+            ledger_rules.comp_clearing_code(r.project_id),
+            int(r.amount),
+            f"{r.name}补偿资金专户",
+        )
+        for r in rows
+    ]
+
+
+async def _batch_accounts(
+    session: AsyncSession, batch: PaymentBatch, village_ids: Sequence[int] = ()
+) -> list[ledger.AccountSpec]:
+    if batch.kind == "pension":
+        return [
+            *(await ledger.social_security_accounts(session, batch.county_code)),
+            *(await ledger.individual_accounts(session, batch.county_code, village_ids)),
+        ]
+    projects = await session.scalars(
+        text(
+            "SELECT DISTINCT t.project_id FROM payment_lines l JOIN compensation_tranches t ON t.id = l.tranche_id "
+            "WHERE l.batch_id = :batch"
+        ),
+        {"batch": batch.id},
+    )
+    specs: list[ledger.AccountSpec] = []
+    for project_id in projects.all():
+        specs += await ledger.project_accounts(session, int(project_id), village_ids)
+    return specs
+
+
+async def _post_export(session: AsyncSession, actor: Principal, batch: PaymentBatch) -> None:
+    """The first export moves the batch's money from the fund account to the bank (代发在途), if it is there."""
+    needs = await _fund_needs(session, batch)
+    for fund, _clearing, amount, name in needs:
+        available = await ledger.account_net(session, batch.county_code, fund)
+        if available < amount:
+            raise Conflict(
+                f"{name}余额 {fen_to_yuan(available)} 元，不足以支付本批次 {fen_to_yuan(amount)} 元，请先登记资金拨入"
+            )
+    entries = [
+        e
+        for fund, clearing, amount, _n in needs
+        for e in (Entry(clearing, debit=amount), Entry(fund, credit=amount))
+    ]
+    await ledger.post(
+        session,
+        actor,
+        county_code=batch.county_code,
+        kind="batch_export",
+        memo=f"{batch.number} 代发资金划至银行，{batch.line_count} 笔",
+        posted_on=today_in_china(),
+        entries=entries,
+        accounts=await _batch_accounts(session, batch),
+        batch_id=batch.id,
+    )
+
+
+async def _export_lines(session: AsyncSession, batch: PaymentBatch) -> list[bankfiles.ExportLine]:
+    rows = await session.execute(
+        text(
+            """
+            SELECT l.seq, l.account_enc, l.payee_name, l.amount, m.id_number_enc
+            FROM payment_lines l
+            LEFT JOIN enrollments e ON e.id = l.enrollment_id
+            LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
+            JOIN members m ON m.id = COALESCE(e.member_id, t.payee_member_id)
+            WHERE l.batch_id = :batch ORDER BY l.seq
+            """
+        ),
+        {"batch": batch.id},
+    )
+    accounts = social.account_cipher()
+    ids = id_cipher()
+    return [
+        bankfiles.ExportLine(
+            seq=r.seq,
+            account=accounts.decrypt(r.account_enc),
+            name=r.payee_name,
+            amount=int(r.amount),
+            id_number=ids.decrypt(r.id_number_enc),
+            reference=rules.reference(batch.number, r.seq),
+        )
+        for r in rows
+    ]
+
+
+async def export_batch(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> BankExport:
+    """导出银行文件: write the batch's bank file in ``fmt`` (kept with its SHA-256; the same batch always exports
+    to the same bytes). The first export moves the batch's total from the fund account to the bank (代发在途)."""
+    if fmt not in bankfiles.FORMATS:
+        raise InvalidInput("不支持的银行文件格式", field="format")
+    batch = await _batch_for(
+        session, actor, batch_id, Perm.PAYMENT_PREPARE, ("approved", "exported", "imported"), "export"
+    )
+    kept = await session.scalar(
+        select(BankExport).where(BankExport.batch_id == batch.id, BankExport.format == fmt)
+    )
+    if kept is None:
+        try:
+            content = bankfiles.export_file(fmt, batch.number, await _export_lines(session, batch))
+        except bankfiles.BankFileError as exc:
+            raise InvalidInput(str(exc), field="format") from None
+        kept = BankExport(
+            batch_id=batch.id,
+            format=fmt,
+            content=content,
+            sha256=hashlib.sha256(content).digest(),
+            line_count=batch.line_count,
+            total=batch.total,
+            exported_by=actor.user_id,
+        )
+        session.add(kept)
+    if batch.status == "approved":
+        await _post_export(session, actor, batch)
+        batch.status, batch.exported_at = "exported", utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.export",
+        "payment_batch",
+        batch.id,
+        after={
+            "format": fmt,
+            "sha256": kept.sha256.hex(),
+            "lines": kept.line_count,
+            "total": fen_to_yuan(kept.total),
+        },
+        county_code=batch.county_code,
+    )
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------ bank results
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    result_import: ResultImport
+    paid: int
+    paid_total: int
+    failed: int
+    failed_total: int
+    exceptions: int
+
+
+_STAGE_COLUMNS = ("row_no", "seq", "account_hash", "name", "amount", "reference", "paid", "reason")
+
+# Classify every staged result line against the batch's lines: matched (its reference names a line of this batch,
+# the line has no outcome yet, account/name/amount agree, the reference is once in the file) or an exception.
+_CLASSIFY_SQL = """
+CREATE TEMP TABLE result_match ON COMMIT DROP AS
+SELECT s.row_no, s.reference, s.name, s.amount, s.paid, s.reason, l.id AS line_id,
+       CASE
+           WHEN l.id IS NULL THEN 'unknown'
+           WHEN count(*) OVER (PARTITION BY s.reference) > 1 THEN 'duplicate'
+           WHEN o.line_id IS NOT NULL THEN 'resolved'
+           WHEN s.account_hash <> l.account_hash THEN 'account'
+           WHEN btrim(s.name) <> btrim(l.payee_name) THEN 'name'
+           WHEN s.amount <> l.amount THEN 'amount'
+       END AS problem,
+       l.payee_name AS line_name, l.amount AS line_amount
+FROM result_stage s
+LEFT JOIN payment_lines l
+       ON l.batch_id = CAST(:batch AS integer)
+      AND l.seq = CASE WHEN length(s.reference) = CAST(:ref_len AS integer)
+                         AND left(s.reference, CAST(:prefix_len AS integer)) = CAST(:prefix AS varchar)
+                         AND right(s.reference, 7) ~ '^[0-9]{7}$'
+                       THEN right(s.reference, 7)::integer END
+LEFT JOIN line_outcomes o ON o.line_id = l.id
+"""
+
+
+async def _raw_connection(session: AsyncSession) -> Any:
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def import_results(
+    session: AsyncSession,
+    actor: Principal,
+    batch_id: int,
+    *,
+    fmt: str,
+    filename: str,
+    content: bytes,
+    resolved_on: date | None = None,
+    progress: Progress | None = None,
+) -> ImportOutcome:
+    """导入银行结果: read the bank's result file, match each line by its reference and check account, name and
+    amount; matched lines get their outcome (paid or failed), the rest go to the exception list. A file whose
+    control totals do not add up, that is for another batch, or that was imported already is refused whole."""
+    if fmt not in bankfiles.FORMATS:
+        raise InvalidInput("不支持的银行文件格式", field="format")
+    batch = await _batch_for(
+        session, actor, batch_id, Perm.PAYMENT_PREPARE, ("exported", "imported", "reconciled"), "import"
+    )
+    resolved_on = resolved_on or today_in_china()
+    digest = hashlib.sha256(content).digest()
+    earlier = await session.scalar(
+        select(ResultImport).where(ResultImport.batch_id == batch.id, ResultImport.sha256 == digest)
+    )
+    if earlier is not None:
+        raise Conflict(
+            f"该结果文件已于 {earlier.imported_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 导入过（{earlier.filename}），不能重复导入"
+        )
+    try:
+        parsed = bankfiles.read_result(fmt, content, social.account_cipher().lookup_hasher())
+    except bankfiles.BankFileError as exc:
+        raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
+    if parsed.batch_no != batch.number:
+        raise InvalidInput(
+            f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入", field="file"
+        )
+    if progress is not None:
+        await progress(1, 4)
+    await session.execute(
+        text(
+            "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
+            "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
+        )
+    )
+    raw = await _raw_connection(session)
+    await raw.copy_records_to_table("result_stage", records=parsed.records, columns=_STAGE_COLUMNS)
+    prefix = batch.number + "-"
+    await session.execute(
+        text(_CLASSIFY_SQL),
+        {"batch": batch.id, "prefix": prefix, "prefix_len": len(prefix), "ref_len": len(prefix) + 7},
+    )
+    if progress is not None:
+        await progress(2, 4)
+    counts = (
+        await session.execute(
+            text(
+                """
+                SELECT count(*) FILTER (WHERE problem IS NULL AND paid) AS paid,
+                       coalesce(sum(amount) FILTER (WHERE problem IS NULL AND paid), 0) AS paid_total,
+                       count(*) FILTER (WHERE problem IS NULL AND NOT paid) AS failed,
+                       coalesce(sum(amount) FILTER (WHERE problem IS NULL AND NOT paid), 0) AS failed_total,
+                       count(*) FILTER (WHERE problem IS NOT NULL) AS exceptions
+                FROM result_match
+                """
+            )
+        )
+    ).one()
+    result_import = ResultImport(
+        batch_id=batch.id,
+        format=fmt,
+        filename=filename[:200],
+        content=content,
+        sha256=digest,
+        line_count=parsed.count,
+        total=parsed.total,
+        paid_count=int(counts.paid),
+        paid_total=int(counts.paid_total),
+        failed_count=int(counts.failed),
+        failed_total=int(counts.failed_total),
+        exception_count=int(counts.exceptions),
+        imported_by=actor.user_id,
+    )
+    session.add(result_import)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("该结果文件已导入过，不能重复导入") from None
+    await session.execute(
+        text(
+            """
+            INSERT INTO line_outcomes (line_id, paid, reason, import_id, resolved_on)
+            SELECT line_id, paid, CASE WHEN paid THEN '' ELSE coalesce(nullif(btrim(reason), ''), '银行未说明原因') END,
+                   CAST(:import AS integer), CAST(:on AS date)
+            FROM result_match WHERE problem IS NULL
+            """
+        ),
+        {"import": result_import.id, "on": resolved_on},
+    )
+    await session.execute(
+        text(
+            """
+            INSERT INTO bank_exceptions (import_id, batch_id, row_no, reference, line_id, problem, detail,
+                                         bank_paid, bank_name, bank_amount, bank_reason)
+            SELECT CAST(:import AS integer), CAST(:batch AS integer), row_no, left(reference, 60),
+                   CASE WHEN problem IN ('unknown', 'duplicate') AND line_id IS NULL THEN NULL ELSE line_id END,
+                   problem,
+                   CASE problem
+                       WHEN 'unknown' THEN '本批次没有业务参考号为“' || reference || '”的发放明细'
+                       WHEN 'duplicate' THEN '业务参考号“' || reference || '”在文件中出现多次'
+                       WHEN 'resolved' THEN '该笔已有银行结果，不能再次确认'
+                       WHEN 'account' THEN '银行文件的账号与发放明细不符'
+                       WHEN 'name' THEN '银行文件户名“' || name || '”与发放明细“' || line_name || '”不符'
+                       ELSE '银行文件金额 ' || to_char(amount / 100.0, 'FM999999999990.00') || ' 元与发放明细 '
+                            || to_char(line_amount / 100.0, 'FM999999999990.00') || ' 元不符'
+                   END,
+                   paid, left(name, 50), amount, left(coalesce(reason, ''), 200)
+            FROM result_match WHERE problem IS NOT NULL ORDER BY row_no
+            """
+        ),
+        {"import": result_import.id, "batch": batch.id},
+    )
+    if progress is not None:
+        await progress(3, 4)
+    await _post_results(session, actor, batch, import_id=result_import.id, on=resolved_on)
+    await _overpaid_after_death(session, actor, batch, import_id=result_import.id)
+    await session.execute(text("DROP TABLE result_match"))
+    await session.execute(text("DROP TABLE result_stage"))
+    before = batch.status
+    await _advance(session, batch)
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.import",
+        "payment_batch",
+        batch.id,
+        before={"status": before},
+        after={
+            "status": batch.status,
+            "file": result_import.filename,
+            "sha256": digest.hex(),
+            "lines": parsed.count,
+            "paid": int(counts.paid),
+            "paid_total": fen_to_yuan(int(counts.paid_total)),
+            "failed": int(counts.failed),
+            "failed_total": fen_to_yuan(int(counts.failed_total)),
+            "exceptions": int(counts.exceptions),
+        },
+        county_code=batch.county_code,
+    )
+    if progress is not None:
+        await progress(4, 4)
+    return ImportOutcome(
+        result_import,
+        int(counts.paid),
+        int(counts.paid_total),
+        int(counts.failed),
+        int(counts.failed_total),
+        int(counts.exceptions),
+    )
+
+
+async def _post_results(
+    session: AsyncSession,
+    actor: Principal,
+    batch: PaymentBatch,
+    *,
+    on: date,
+    import_id: int | None = None,
+    exception_id: int | None = None,
+) -> None:
+    """Post the outcomes just recorded. Paid pensions draw on the village's individual accounts and the pool;
+    paid compensation settles the village's payable; failed lines come back from the bank to the fund account."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT l.area_path, t.project_id, o.paid, count(*) AS lines, sum(l.amount) AS amount,
+                       sum(coalesce(l.account_part, 0)) AS account_part, sum(coalesce(l.pool_part, 0)) AS pool_part
+                FROM line_outcomes o JOIN payment_lines l ON l.id = o.line_id
+                LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
+                WHERE l.batch_id = :batch
+                  AND (CAST(:import AS integer) IS NULL OR o.import_id = CAST(:import AS integer))
+                  AND (CAST(:exception AS bigint) IS NULL OR o.exception_id = CAST(:exception AS bigint))
+                GROUP BY l.area_path, t.project_id, o.paid
+                """
+            ),
+            {"batch": batch.id, "import": import_id, "exception": exception_id},
+        )
+    ).all()
+    if not rows:
+        return
+    villages = await villages_of(session, list({r.area_path for r in rows}))
+
+    def village_id(r: Any) -> int:
+        return villages[r.area_path].id
+
+    paid = [r for r in rows if r.paid]
+    failed = [r for r in rows if not r.paid]
+    accounts = await _batch_accounts(session, batch, [village_id(r) for r in paid])
+    pension = batch.kind == "pension"
+
+    def clearing(r: Any) -> str:
+        return ledger_rules.SS_CLEARING if pension else ledger_rules.comp_clearing_code(int(r.project_id))
+
+    def fund(r: Any) -> str:
+        return ledger_rules.SS_BANK if pension else ledger_rules.comp_bank_code(int(r.project_id))
+
+    if paid:
+        entries: list[Entry] = []
+        for r in paid:
+            if pension:
+                entries.append(Entry(ledger_rules.individual_code(village_id(r)), debit=int(r.account_part)))
+                entries.append(Entry(ledger_rules.SS_POOL, debit=int(r.pool_part)))
+            else:
+                entries.append(
+                    Entry(
+                        ledger_rules.comp_payable_code(int(r.project_id), village_id(r)),
+                        debit=int(r.amount),
+                    )
+                )
+            entries.append(Entry(clearing(r), credit=int(r.amount)))
+        await ledger.post(
+            session,
+            actor,
+            county_code=batch.county_code,
+            kind="bank_paid",
+            memo=f"{batch.number} 银行代发成功 {sum(int(r.lines) for r in paid)} 笔",
+            posted_on=on,
+            entries=entries,
+            accounts=accounts,
+            batch_id=batch.id,
+        )
+    if failed:
+        await ledger.post(
+            session,
+            actor,
+            county_code=batch.county_code,
+            kind="bank_failed",
+            memo=f"{batch.number} 银行代发失败 {sum(int(r.lines) for r in failed)} 笔，资金退回专户",
+            posted_on=on,
+            entries=[
+                e
+                for r in failed
+                for e in (Entry(fund(r), debit=int(r.amount)), Entry(clearing(r), credit=int(r.amount)))
+            ],
+            accounts=accounts,
+            batch_id=batch.id,
+        )
+
+
+async def _overpaid_after_death(
+    session: AsyncSession,
+    actor: Principal,
+    batch: PaymentBatch,
+    *,
+    import_id: int | None = None,
+    exception_id: int | None = None,
+) -> None:
+    """Months the bank paid after a death recorded while the batch was with the bank become overpayments."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT l.enrollment_id, array_agg(m ORDER BY m) AS months, e.monthly_pension
+                FROM line_outcomes o JOIN payment_lines l ON l.id = o.line_id
+                JOIN enrollments e ON e.id = l.enrollment_id
+                CROSS JOIN LATERAL unnest(l.months) AS m
+                WHERE l.batch_id = :batch AND o.paid AND e.death_date IS NOT NULL
+                  AND m > date_trunc('month', e.death_date)::date
+                  AND (CAST(:import AS integer) IS NULL OR o.import_id = CAST(:import AS integer))
+                  AND (CAST(:exception AS bigint) IS NULL OR o.exception_id = CAST(:exception AS bigint))
+                GROUP BY l.enrollment_id, e.monthly_pension
+                """
+            ),
+            {"batch": batch.id, "import": import_id, "exception": exception_id},
+        )
+    ).all()
+    for r in rows:
+        amounts: dict[date, int] = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT month, amount FROM pension_months WHERE enrollment_id = :e AND month = ANY(:months)"
+                    ),
+                    {"e": r.enrollment_id, "months": list(r.months)},
+                )
+            ).all()
+        )
+        await social.add_overpaid_months(
+            session,
+            actor,
+            int(r.enrollment_id),
+            [(m, int(amounts.get(m, r.monthly_pension))) for m in r.months],
+        )
+
+
+async def _advance(session: AsyncSession, batch: PaymentBatch) -> None:
+    """imported once results came in; reconciled once every line has its outcome and no exception is open."""
+    state = (
+        await session.execute(
+            text(
+                """
+                SELECT (SELECT count(*) FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id
+                        WHERE l.batch_id = :batch AND o.line_id IS NULL) AS pending,
+                       (SELECT count(*) FROM bank_exceptions WHERE batch_id = :batch AND resolution IS NULL) AS open
+                """
+            ),
+            {"batch": batch.id},
+        )
+    ).one()
+    batch.status = "reconciled" if state.pending == 0 and state.open == 0 else "imported"
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionView:
+    exception: BankException
+    problem_label: str
+    resolution_label: str
+    line_name: str | None
+    line_amount: int | None
+    line_status: str | None
+
+
+async def exceptions(
+    session: AsyncSession, principal: Principal, batch_id: int, *, open_only: bool = False
+) -> list[ExceptionView]:
+    batch = await get_batch(session, principal, batch_id)
+    query = select(BankException).where(BankException.batch_id == batch.id).order_by(BankException.id)
+    if open_only:
+        query = query.where(BankException.resolution.is_(None))
+    found = (await session.scalars(query)).all()
+    line_ids = [e.line_id for e in found if e.line_id is not None]
+    lines: dict[int, Any] = {}
+    if line_ids:
+        lines = {
+            r.id: r
+            for r in await session.execute(
+                text(
+                    "SELECT l.id, l.payee_name, l.amount, o.paid FROM payment_lines l "
+                    "LEFT JOIN line_outcomes o ON o.line_id = l.id WHERE l.id = ANY(:ids)"
+                ),
+                {"ids": line_ids},
+            )
+        }
+    out = []
+    for e in found:
+        line = lines.get(e.line_id) if e.line_id is not None else None
+        out.append(
+            ExceptionView(
+                e,
+                EXCEPTION_PROBLEMS[e.problem],
+                EXCEPTION_RESOLUTIONS.get(e.resolution or "", "待处理"),
+                line.payee_name if line else None,
+                int(line.amount) if line else None,
+                rules.line_status(line.paid) if line else None,
+            )
+        )
+    return out
+
+
+async def resolve_exception(
+    session: AsyncSession, actor: Principal, exception_id: int, *, resolution: str, note: str
+) -> BankException:
+    """处理对账异常: confirm the line as paid or failed (after checking with the bank), or dismiss a line that is
+    not this batch's. A line still resolves only once: confirming a line that has an outcome is refused."""
+    if resolution not in EXCEPTION_RESOLUTIONS:
+        raise InvalidInput("请选择处理结果", field="resolution")
+    note = note.strip()
+    if not note:
+        raise InvalidInput("请填写处理说明（如与银行核实的情况）", field="note")
+    found = await session.get(BankException, exception_id)
+    if found is None:
+        raise NotFound("找不到该对账异常")
+    batch = await _batch_for(
+        session, actor, found.batch_id, Perm.PAYMENT_PREPARE, ("imported", "reconciled"), "import"
+    )
+    exc = await session.get(BankException, exception_id, with_for_update=True, populate_existing=True)
+    assert exc is not None
+    if exc.resolution is not None:
+        raise Conflict("该异常已处理")
+    if resolution in ("paid", "failed"):
+        if exc.line_id is None:
+            raise InvalidInput("该异常没有对应的发放明细，只能作“不属于本批次”处理", field="resolution")
+        has_outcome = await session.scalar(
+            select(LineOutcome.line_id).where(LineOutcome.line_id == exc.line_id)
+        )
+        if has_outcome is not None:
+            raise Conflict(
+                "该笔发放明细已有银行结果，每笔只能确认一次；请作“不属于本批次”处理", field="resolution"
+            )
+        session.add(
+            LineOutcome(
+                line_id=exc.line_id,
+                paid=resolution == "paid",
+                reason="" if resolution == "paid" else (exc.bank_reason or note)[:200],
+                import_id=None,
+                exception_id=exc.id,
+                resolved_on=today_in_china(),
+            )
+        )
+    exc.resolution, exc.note, exc.resolved_by, exc.resolved_at = resolution, note, actor.user_id, utcnow()
+    await session.flush()
+    if resolution in ("paid", "failed"):
+        await _post_results(session, actor, batch, on=today_in_china(), exception_id=exc.id)
+        await _overpaid_after_death(session, actor, batch, exception_id=exc.id)
+    await _advance(session, batch)
+    await audit.record(
+        session,
+        actor,
+        "payment_exception.resolve",
+        "payment_batch",
+        batch.id,
+        after={
+            "exception": exc.id,
+            "row": exc.row_no,
+            "reference": exc.reference,
+            "resolution": resolution,
+            "note": note,
+            "batch_status": batch.status,
+        },
+        county_code=batch.county_code,
+    )
+    return exc
+
+
+async def close_batch(session: AsyncSession, actor: Principal, batch_id: int) -> PaymentBatch:
+    """关闭: a reconciled batch is closed; nothing more happens to it (failed lines are re-issued later)."""
+    batch = await _batch_for(session, actor, batch_id, Perm.PAYMENT_PREPARE, ("reconciled",), "close")
+    batch.status, batch.closed_by, batch.closed_at = "closed", actor.user_id, utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.close",
+        "payment_batch",
+        batch.id,
+        before={"status": "reconciled"},
+        after={"status": "closed"},
+        county_code=batch.county_code,
+    )
+    return batch
+
+
+async def exports_of(session: AsyncSession, principal: Principal, batch_id: int) -> list[BankExport]:
+    batch = await get_batch(session, principal, batch_id)
+    return list(
+        (
+            await session.scalars(
+                select(BankExport).where(BankExport.batch_id == batch.id).order_by(BankExport.id)
+            )
+        ).all()
+    )
+
+
+async def imports_of(session: AsyncSession, principal: Principal, batch_id: int) -> list[ResultImport]:
+    batch = await get_batch(session, principal, batch_id)
+    return list(
+        (
+            await session.scalars(
+                select(ResultImport).where(ResultImport.batch_id == batch.id).order_by(ResultImport.id)
+            )
+        ).all()
+    )
+
+
+async def record_download(
+    session: AsyncSession, principal: Principal, batch: PaymentBatch, what: str, detail: dict[str, Any]
+) -> None:
+    """Bank files carry full account and ID numbers: every download is audited."""
+    await audit.record(
+        session,
+        principal,
+        "payment_batch.download",
+        "payment_batch",
+        batch.id,
+        after={"what": what, **detail},
+        county_code=batch.county_code,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ reconciliation
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    summary: BatchSummary
+    imports: list[ResultImport]
+    exceptions: list[ExceptionView]
+    postings: dict[str, int]
+    clearing_left: int
+    ledger_agrees: bool
+    checks: list[tuple[str, bool, str]]
+
+
+async def reconciliation(session: AsyncSession, principal: Principal, batch_id: int) -> Reconciliation:
+    """对账报告: sent, paid, failed, pending, exceptions, totals, and the ledger check: what the batch posted to
+    the clearing account is exactly what is still with the bank (pending lines)."""
+    summary = await batch_summary(session, principal, batch_id)
+    batch = summary.batch
+    postings = await ledger.batch_postings(session, batch.id)
+    clearing_left = sum(
+        v for k, v in postings.items() if k == ledger_rules.SS_CLEARING or k.startswith("comp.clearing.")
+    )
+    exported = batch.status not in ("draft", "approved")
+    expected_clearing = summary.pending_total if exported else 0
+    paid_drawn = sum(v for k, v in postings.items() if k.startswith(("ss.individual.", "comp.payable.")))
+    pool_drawn = postings.get(ledger_rules.SS_POOL, 0)
+    checks = [
+        (
+            "批次合计等于明细合计",
+            True,
+            f"{batch.line_count} 笔，{fen_to_yuan(batch.total)} 元（数据库在提交时核对）",
+        ),
+        (
+            "已发放 + 失败 + 待处理 = 批次合计",
+            summary.paid_total + summary.failed_total + summary.pending_total == batch.total,
+            f"{fen_to_yuan(summary.paid_total)} + {fen_to_yuan(summary.failed_total)} + "
+            f"{fen_to_yuan(summary.pending_total)} = {fen_to_yuan(batch.total)}",
+        ),
+        (
+            "代发在途余额等于待银行处理金额",
+            clearing_left == expected_clearing,
+            f"代发在途 {fen_to_yuan(clearing_left)} 元，待处理 {fen_to_yuan(expected_clearing)} 元",
+        ),
+        (
+            "个人账户与统筹支付合计等于已发放金额"
+            if batch.kind == "pension"
+            else "冲减应付补偿款等于已发放金额",
+            paid_drawn + pool_drawn == summary.paid_total,
+            f"个人账户 {fen_to_yuan(paid_drawn)} 元 + 统筹 {fen_to_yuan(pool_drawn)} 元"
+            if batch.kind == "pension"
+            else f"应付补偿款 {fen_to_yuan(paid_drawn)} 元",
+        ),
+    ]
+    return Reconciliation(
+        summary,
+        await imports_of(session, principal, batch_id),
+        await exceptions(session, principal, batch_id),
+        postings,
+        clearing_left,
+        all(ok for _n, ok, _d in checks),
+        checks,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ 发放台账
+
+
+async def ledger_doc(
+    session: AsyncSession, principal: Principal, batch_id: int, *, village_path: str | None = None
+) -> reports.LedgerDoc:
+    """The 发放台账 of a batch, or of one village in it: masked rows in the batch's order."""
+    summary = await batch_summary(session, principal, batch_id)
+    batch = summary.batch
+    county = await ledger.county_area(session, batch.county_code)
+    scope = summary.scope_name
+    if village_path is not None:
+        village = await session.scalar(select(Area).where(Area.path == village_path))
+        if village is None:
+            raise NotFound("找不到该村")
+        scope = village.name
+    lines = await batch_lines(session, principal, batch.id, village_path=village_path, limit=None)
+    title = "被征地农民养老金发放台账" if batch.kind == "pension" else "征收补偿款发放台账"
+    return reports.LedgerDoc(
+        title=title,
+        batch_no=batch.number,
+        county=county.name,
+        scope=scope if scope != county.name else "全县",
+        period=f"{batch.period.year}年{batch.period.month}月" if batch.kind == "pension" else "",
+        generated_on=today_in_china(),
+        rows=[
+            reports.LedgerRow(
+                seq=line.seq,
+                village=line.village,
+                name=line.name,
+                id_masked=line.id_masked,
+                account_masked=line.account_masked,
+                months=line.months_text,
+                amount=line.amount,
+                status=line.status_label,
+                reference=line.reference,
+            )
+            for line in lines
+        ],
+    )

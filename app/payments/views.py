@@ -1,0 +1,717 @@
+"""Pages for payment batches (资金发放): the list with the forms that generate the monthly pension batch (a
+background job with its progress page) and the compensation batch (补偿款, at once), one batch with its workflow (审核 → 导出银行文件 → 导入银行结果 → 对账异常
+→ 关闭), its lines, per-village totals, the 发放台账 downloads (PDF/XLSX) and the 对账报告.
+
+Authorisation and audit stay in ``app.payments.service``; a form is only shown to someone who could submit it, and
+each POST handler checks the permission first. POST → redirect (303) → GET with a confirmation naming what
+changed, except the bank file, which a POST returns as a download (the export is audited by the service). Account
+and ID numbers never go into an address; pages show them masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from app.agreements import pdf
+from app.agreements.api import pdf_response
+from app.areas import service as areas
+from app.auth.deps import Session, WebPrincipal
+from app.auth.policy import Perm, Principal, require
+from app.core.clock import today_in_china
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.money import format_yuan
+from app.core.params import BIGINT_MAX, INT_MAX
+from app.ledger import service as ledger
+from app.payments import bankfiles, jobs, reports, service
+from app.payments.models import BATCH_STATUSES, EXCEPTION_RESOLUTIONS, LINE_STATUSES, PaymentBatch
+from app.plans.service import user_names
+from app.socialsecurity import rules as ss_rules
+from app.web.errors import status_for
+from app.web.forms import FormState, attempt, pager, read_form
+from app.web.templating import flash, render
+
+router = APIRouter()
+
+BatchId = Annotated[int, Path(ge=1, le=INT_MAX, title="发放批次编号")]
+ExceptionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="对账异常编号")]
+JobId = Annotated[str, Path(max_length=64, title="任务编号")]
+PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
+StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
+VillageQuery = Annotated[str | None, Query(max_length=200, title="村的区划路径")]
+
+LINES_PAGE_SIZE = 200
+REFRESH_SECONDS = 2
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_UPLOAD_TEXT = "200 MB"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COUNTY_SCOPE = "county"
+NEXT_APPROVER = "须由编制人以外的另一位财政人员审核"
+
+GENERATE_LABELS = {"period": "发放期", "scope": "发放范围", "reissue_all": "重发全部失败明细"}
+COMP_LABELS = {"comp_period": "发放期", "comp_scope": "发放范围", "comp_reissue_all": "重发全部失败明细"}
+APPROVE_LABELS = {"confirm": "确认"}
+EXPORT_LABELS = {"format": "文件格式", "confirm": "确认"}
+IMPORT_LABELS = {"format": "文件格式", "file": "银行结果文件"}
+CLOSE_LABELS = {"confirm": "确认"}
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _batch_url(batch_id: int, anchor: str = "") -> str:
+    return f"/payments/{batch_id}{'#' + anchor if anchor else ''}"
+
+
+def period_cn(period: date | None) -> str:
+    """``2026年11月``."""
+    return "" if period is None else f"{period.year}年{period.month}月"
+
+
+def _download(data: bytes, filename: str, media_type: str) -> Response:
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return Response(
+        content=data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+DISPLAY: dict[str, Any] = {
+    "period_cn": period_cn,
+    "FORMATS": bankfiles.FORMATS,
+    "LINE_STATUSES": LINE_STATUSES,
+    "EXCEPTION_RESOLUTIONS": EXCEPTION_RESOLUTIONS,
+}
+
+
+# ------------------------------------------------------------------------------------------------ the list
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    value: str
+    label: str
+    area_id: int | None
+    name: str
+
+
+async def _scopes(session: AsyncSession, principal: Principal) -> tuple[list[Scope], str]:
+    """全县 and each township of the caller's county; and the county's path."""
+    county = await ledger.county_area(session, principal.county_code)
+    townships = [a for a in await areas.children(session, county.id) if a.level == "township"]
+    return [
+        Scope(COUNTY_SCOPE, f"全县（{county.name}）", None, "全县"),
+        *(Scope(str(t.id), t.name, t.id, t.name) for t in townships),
+    ], county.path
+
+
+def _generate_form(values: dict[str, str] | None = None) -> FormState:
+    if values is None:
+        values = {"period": ss_rules.format_month(ss_rules.month_of(today_in_china())), "scope": COUNTY_SCOPE}
+    return FormState.of(GENERATE_LABELS, values)
+
+
+def _compensation_form(values: dict[str, str] | None = None) -> FormState:
+    if values is None:
+        values = {
+            "comp_period": ss_rules.format_month(ss_rules.month_of(today_in_china())),
+            "comp_scope": COUNTY_SCOPE,
+        }
+    return FormState.of(COMP_LABELS, values)
+
+
+async def _list_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    form: FormState | None = None,
+    comp_form: FormState | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    rows = await service.list_batches(session, principal)
+    scopes, _path = await _scopes(session, principal)
+    county = await ledger.county_area(session, principal.county_code)
+    return render(
+        request,
+        "payments/index.html",
+        {
+            **DISPLAY,
+            "nav": "payments",
+            "rows": rows,
+            "county_id": county.id,
+            "can_generate": principal.can(Perm.PAYMENT_PREPARE) and principal.can(Perm.PENSION_CLAIM),
+            "form": form or _generate_form(),
+            "labels": GENERATE_LABELS,
+            "can_generate_comp": principal.can(Perm.PAYMENT_PREPARE),
+            "comp_form": comp_form or _compensation_form(),
+            "comp_labels": COMP_LABELS,
+            "scopes": scopes,
+            "jobs": jobs.running_jobs(principal),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/payments")
+async def batches(request: Request, session: Session, principal: WebPrincipal) -> HTMLResponse:
+    return await _list_page(request, session, principal)
+
+
+@router.post("/payments/generate", response_model=None)
+async def generate(request: Request, session: Session, principal: WebPrincipal) -> Response:
+    require(principal, Perm.PAYMENT_PREPARE)
+    require(principal, Perm.PENSION_CLAIM)
+    state = _generate_form(await read_form(request))
+    scopes, county_path = await _scopes(session, principal)
+    period: date | None = None
+    try:
+        period = ss_rules.parse_month(state.value("period"))
+    except ValueError as exc:
+        state.add("period", str(exc))
+    if period is not None and period > ss_rules.month_of(today_in_china()):
+        state.add("period", "不能生成未来月份的发放批次")
+    scope = next((s for s in scopes if s.value == state.value("scope")), None)
+    if scope is None:
+        state.add("scope", "请选择发放范围：全县或一个乡镇")
+    if state.invalid or period is None or scope is None:
+        return await _list_page(request, session, principal, form=state, status_code=422)
+    county = await ledger.county_area(session, principal.county_code)
+    scope_id = scope.area_id if scope.area_id is not None else county.id
+    for row in await service.list_batches(session, principal):
+        b = row.batch
+        if b.kind == "pension" and b.period == period and b.scope_area_id == scope_id:
+            response = _see_other(_batch_url(b.id))
+            flash(
+                response,
+                f"本期该范围的发放批次 {b.number} 已经存在（{row.status_label}），没有重复生成",
+                "error",
+            )
+            return response
+    try:
+        job = await jobs.start_generate(
+            principal,
+            county_path,
+            period,
+            scope_area_id=scope.area_id,
+            scope_name=scope.name,
+            reissue_all=state.value("reissue_all") == "1",
+            sessions=getattr(request.app.state, "sessionmaker", None),
+        )
+    except Conflict as exc:
+        state.add(None, exc.message)
+        return await _list_page(request, session, principal, form=state, status_code=status_for(exc))
+    return _see_other(f"/payment-jobs/{job.id}")
+
+
+@router.post("/payments/generate-compensation", response_model=None)
+async def generate_compensation(request: Request, session: Session, principal: WebPrincipal) -> Response:
+    """The compensation batch: every tranche whose payment condition is recorded and not yet paid or with the
+    bank (few rows: generated at once, no job)."""
+    require(principal, Perm.PAYMENT_PREPARE)
+    state = _compensation_form(await read_form(request))
+    scopes, _path = await _scopes(session, principal)
+    period: date | None = None
+    try:
+        period = ss_rules.parse_month(state.value("comp_period"))
+    except ValueError as exc:
+        state.add("comp_period", str(exc))
+    scope = next((s for s in scopes if s.value == state.value("comp_scope")), None)
+    if scope is None:
+        state.add("comp_scope", "请选择发放范围：全县或一个乡镇")
+    if not state.invalid and period is not None and scope is not None:
+        month, area_id = period, scope.area_id
+        generated = await attempt(
+            session,
+            state,
+            lambda: service.generate_compensation_batch(
+                session,
+                principal,
+                month,
+                scope_area_id=area_id,
+                reissue_all=state.value("comp_reissue_all") == "1",
+            ),
+            rename={"period": "comp_period", "scope_area_id": "comp_scope"},
+        )
+        if generated is not None:
+            b = generated.batch
+            response = _see_other(_batch_url(b.id))
+            if generated.created:
+                reissued = f"（其中重发 {generated.reissued} 笔）" if generated.reissued else ""
+                flash(
+                    response,
+                    f"已生成补偿款发放批次 {b.number}：{generated.lines} 笔{reissued}，"
+                    f"合计 {format_yuan(generated.amount)} 元，{NEXT_APPROVER}",
+                )
+            else:
+                flash(
+                    response,
+                    f"本期该范围的补偿款发放批次 {b.number} 已经存在（{BATCH_STATUSES[b.status]}），没有重复生成",
+                    "error",
+                )
+            return response
+    return await _list_page(request, session, principal, comp_form=state, status_code=state.status)
+
+
+@router.get("/payment-jobs/{job_id}")
+async def job_page(request: Request, principal: WebPrincipal, job_id: JobId) -> HTMLResponse:
+    job = jobs.get_job(principal, job_id)
+    response = render(
+        request,
+        "payments/job.html",
+        {"nav": "payments", "job": job, "refresh": None if job.finished else REFRESH_SECONDS},
+    )
+    if not job.finished:
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+# ------------------------------------------------------------------------------------------------ one batch
+
+
+@dataclass(frozen=True, slots=True)
+class BatchForms:
+    approve: FormState | None = None
+    export: FormState | None = None
+    upload: FormState | None = None
+    close: FormState | None = None
+    resolve: tuple[int, FormState] | None = None
+
+
+def _resolve_fields(exception_id: int) -> tuple[str, str]:
+    return f"resolution_{exception_id}", f"note_{exception_id}"
+
+
+async def _scope_label(session: AsyncSession, summary: service.BatchSummary) -> str:
+    county = await ledger.county_area(session, summary.batch.county_code)
+    return f"全县（{county.name}）" if summary.batch.scope_area_id == county.id else summary.scope_name
+
+
+def export_move(batch: PaymentBatch) -> str:
+    """Where the first export moves the batch's money, in words."""
+    if batch.kind == "compensation":
+        return "从各征收项目的补偿资金专户划至“补偿款代发在途”"
+    return "从社保基金专户划至“养老金代发在途”"
+
+
+def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
+    batch = summary.batch
+    preparer = names.get(batch.created_by or 0, "")
+    match batch.status:
+        case "draft":
+            return f"待审核：本批次由{preparer or '编制人'}编制，{NEXT_APPROVER}。审核通过后导出银行文件。"
+        case "approved":
+            return (
+                f"已审核：导出银行文件交银行代发。第一次导出时，本批次资金{export_move(batch)}；"
+                "之后再导出（其他格式或重新下载）得到的是同一份文件。"
+            )
+        case "exported":
+            return "已导出：把代发文件交银行；银行处理完后，在下方导入银行的回盘文件（银行结果）。"
+        case "imported":
+            return (
+                f"已导入结果：还有 {summary.pending} 笔待银行处理、{summary.open_exceptions} 条对账异常未处理。"
+                "每笔都有结果且异常处理完后，批次自动变为已对账。"
+            )
+        case "reconciled":
+            again = (
+                "，由经办员与户主核实、在户的协议页更正收款账号后，在以后月份的补偿款批次中重发"
+                if batch.kind == "compensation"
+                else "在以后月份的批次中重发"
+            )
+            return f"已对账：每笔都有结果，异常已处理。核对对账报告后关闭批次；发放失败的{again}。"
+        case _:
+            return "已关闭：本批次办理完毕。"
+
+
+async def _batch_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: int,
+    *,
+    forms: BatchForms | None = None,
+    status: str | None = None,
+    page: int = 1,
+    status_code: int = 200,
+) -> HTMLResponse:
+    forms = forms or BatchForms()
+    summary = await service.batch_summary(session, principal, batch_id)
+    batch = summary.batch
+    counts = {
+        None: batch.line_count,
+        "pending": summary.pending,
+        "paid": summary.paid,
+        "failed": summary.failed,
+    }
+    shown = counts[status]
+    pages = max(1, -(-shown // LINES_PAGE_SIZE))
+    page = min(page, pages)
+    lines = await service.batch_lines(
+        session,
+        principal,
+        batch_id,
+        status=status,
+        offset=(page - 1) * LINES_PAGE_SIZE,
+        limit=LINES_PAGE_SIZE,
+    )
+    exceptions = await service.exceptions(session, principal, batch_id)
+    exports = await service.exports_of(session, principal, batch_id)
+    imports = await service.imports_of(session, principal, batch_id)
+    names = await user_names(
+        session,
+        [
+            batch.created_by,
+            batch.approved_by,
+            batch.closed_by,
+            *(e.exported_by for e in exports),
+            *(i.imported_by for i in imports),
+            *(e.exception.resolved_by for e in exceptions),
+        ],
+    )
+    prepare = principal.can(Perm.PAYMENT_PREPARE)
+    resolve_forms: dict[int, FormState] = {}
+    for e in exceptions:
+        if e.exception.resolution is None:
+            fields = _resolve_fields(e.exception.id)
+            resolve_forms[e.exception.id] = FormState.of(fields)
+    if forms.resolve is not None:
+        resolve_forms[forms.resolve[0]] = forms.resolve[1]
+    return render(
+        request,
+        "payments/batch.html",
+        {
+            **DISPLAY,
+            "nav": "payments",
+            "sm": summary,
+            "batch": batch,
+            "scope_label": await _scope_label(session, summary),
+            "names": names,
+            "next_step": _next_step(summary, names),
+            "villages": await service.village_totals(session, principal, batch_id),
+            "lines": lines,
+            "status": status,
+            "counts": counts,
+            "pager": pager(
+                _batch_url(batch_id), {"status": status}, page=page, total=shown, page_size=LINES_PAGE_SIZE
+            ),
+            "exceptions": exceptions,
+            "open_exceptions": [e for e in exceptions if e.exception.resolution is None],
+            "exports": exports,
+            "imports": imports,
+            "approve_form": forms.approve or FormState.of(APPROVE_LABELS),
+            "export_form": forms.export or FormState.of(EXPORT_LABELS),
+            "upload_form": forms.upload or FormState.of(IMPORT_LABELS, {"format": bankfiles.DEFAULT_FORMAT}),
+            "close_form": forms.close or FormState.of(CLOSE_LABELS),
+            "resolve_forms": resolve_forms,
+            "labels": {**EXPORT_LABELS, **IMPORT_LABELS},
+            "can_approve": batch.status == "draft" and principal.can(Perm.PAYMENT_APPROVE),
+            "own_batch": batch.created_by is not None and batch.created_by == principal.user_id,
+            "can_export": batch.status in ("approved", "exported", "imported") and prepare,
+            "can_import": batch.status in ("exported", "imported", "reconciled") and prepare,
+            "can_close": batch.status == "reconciled" and prepare,
+            "can_resolve": batch.status in ("imported", "reconciled") and prepare,
+            "max_upload": MAX_UPLOAD_TEXT,
+            "export_move": export_move(batch),
+            "compensation": batch.kind == "compensation",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/payments/{batch_id}")
+async def batch_page(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    batch_id: BatchId,
+    status: StatusQuery = None,
+    page: PageQuery = 1,
+) -> HTMLResponse:
+    return await _batch_page(
+        request,
+        session,
+        principal,
+        batch_id,
+        status=status if status in LINE_STATUSES else None,
+        page=page,
+    )
+
+
+@router.post("/payments/{batch_id}/approve", response_model=None)
+async def approve(request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId) -> Response:
+    require(principal, Perm.PAYMENT_APPROVE)
+    state = FormState.of(APPROVE_LABELS, await read_form(request))
+    if state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：审核通过后即可导出银行文件发放")
+    else:
+        try:
+            batch = await attempt(session, state, lambda: service.approve_batch(session, principal, batch_id))
+        except Forbidden as exc:  # the preparer: say why, on the page, not on an error page
+            await session.rollback()
+            state.add(None, exc.message)
+            state.status = 403
+            batch = None
+        if batch is not None:
+            response = _see_other(_batch_url(batch_id))
+            flash(
+                response,
+                f"已审核通过：发放批次 {batch.number}（{batch.line_count} 笔，合计 {format_yuan(batch.total)} 元），"
+                "下一步导出银行文件",
+            )
+            return response
+    return await _batch_page(
+        request, session, principal, batch_id, forms=BatchForms(approve=state), status_code=state.status
+    )
+
+
+@router.post("/payments/{batch_id}/export", response_model=None)
+async def export(request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId) -> Response:
+    """The bank file as a download (POST: it carries full account and ID numbers; the service audits it)."""
+    require(principal, Perm.PAYMENT_PREPARE)
+    state = FormState.of(EXPORT_LABELS, await read_form(request))
+    summary = await service.batch_summary(session, principal, batch_id)
+    fmt = state.value("format")
+    if fmt not in bankfiles.FORMATS:
+        state.add("format", "请选择银行文件格式")
+    elif summary.batch.status == "approved" and state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：第一次导出时本批次资金划至代发在途")
+    if not state.invalid:
+        number = summary.batch.number
+        kept = await attempt(session, state, lambda: service.export_batch(session, principal, batch_id, fmt))
+        if kept is not None:
+            spec = bankfiles.FORMATS[fmt]
+            return _download(kept.content, f"{number}-代发文件.{spec.extension}", spec.media_type)
+    return await _batch_page(
+        request, session, principal, batch_id, forms=BatchForms(export=state), status_code=state.status
+    )
+
+
+def _file_name(raw: str) -> str:
+    return raw.replace("\\", "/").rsplit("/", 1)[-1].strip()[:150]
+
+
+@router.post("/payments/{batch_id}/import", response_model=None)
+async def import_results(
+    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId
+) -> Response:
+    """Start importing the bank's result file (a background job: a big file takes a while)."""
+    require(principal, Perm.PAYMENT_PREPARE)
+    too_big = f"文件过大：最大 {MAX_UPLOAD_TEXT}，请联系管理员"
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+        state = FormState.of(IMPORT_LABELS)
+        state.add("file", too_big)
+        return await _batch_page(
+            request, session, principal, batch_id, forms=BatchForms(upload=state), status_code=413
+        )
+    state = FormState.of(IMPORT_LABELS, await read_form(request))
+    summary = await service.batch_summary(session, principal, batch_id)
+    fmt = state.value("format")
+    if fmt not in bankfiles.FORMATS:
+        state.add("format", "请选择银行结果文件的格式")
+    upload = (await request.form()).get("file")
+    data = b""
+    filename = ""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        state.add("file", "请选择银行的回盘文件（银行结果文件）")
+    else:
+        filename = _file_name(upload.filename) or "回盘文件"
+        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            state.add("file", too_big)
+        elif not data:
+            state.add("file", f"文件“{filename}”是空的，请选择银行的回盘文件")
+    if summary.batch.status not in ("exported", "imported", "reconciled"):
+        state.add(None, f"{service.STATUS_REFUSALS['import']}（当前状态：{summary.status_label}）")
+    if state.invalid:
+        status_code = 413 if state.error("file") == too_big else 409 if state.general else 422
+        return await _batch_page(
+            request, session, principal, batch_id, forms=BatchForms(upload=state), status_code=status_code
+        )
+    county = await ledger.county_area(session, summary.batch.county_code)
+    try:
+        job = await jobs.start_import(
+            principal,
+            summary,
+            county.path,
+            fmt=fmt,
+            filename=filename,
+            content=data,
+            sessions=getattr(request.app.state, "sessionmaker", None),
+        )
+    except Conflict as exc:
+        state.add(None, exc.message)
+        return await _batch_page(
+            request, session, principal, batch_id, forms=BatchForms(upload=state), status_code=409
+        )
+    return _see_other(f"/payment-jobs/{job.id}")
+
+
+@router.post("/payments/{batch_id}/exceptions/{exception_id}/resolve", response_model=None)
+async def resolve(
+    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId, exception_id: ExceptionId
+) -> Response:
+    require(principal, Perm.PAYMENT_PREPARE)
+    found = [
+        e for e in await service.exceptions(session, principal, batch_id) if e.exception.id == exception_id
+    ]
+    if not found:
+        raise NotFound("找不到该对账异常")
+    row_no, reference = found[0].exception.row_no, found[0].exception.reference
+    resolution_field, note_field = _resolve_fields(exception_id)
+    state = FormState.of((resolution_field, note_field), await read_form(request))
+    resolution, note = state.value(resolution_field), state.value(note_field).strip()
+    if resolution not in EXCEPTION_RESOLUTIONS:
+        state.add(resolution_field, "请选择处理结果")
+    if not note:
+        state.add(note_field, "请填写处理说明（如与银行核实的情况）")
+    if not state.invalid:
+        resolved = await attempt(
+            session,
+            state,
+            lambda: service.resolve_exception(
+                session, principal, exception_id, resolution=resolution, note=note
+            ),
+            rename={"resolution": resolution_field, "note": note_field},
+        )
+        if resolved is not None:
+            summary = await service.batch_summary(session, principal, batch_id)
+            message = (
+                f"已处理对账异常：回盘文件第 {row_no} 行（业务参考号 {reference}），"
+                f"{EXCEPTION_RESOLUTIONS[resolution]}"
+            )
+            if summary.batch.status == "reconciled":
+                message += "；本批次每笔都有结果且异常已处理完，已对账，可以关闭批次"
+            response = _see_other(_batch_url(batch_id, "exceptions"))
+            flash(response, message)
+            return response
+    return await _batch_page(
+        request,
+        session,
+        principal,
+        batch_id,
+        forms=BatchForms(resolve=(exception_id, state)),
+        status_code=state.status,
+    )
+
+
+@router.post("/payments/{batch_id}/close", response_model=None)
+async def close(request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId) -> Response:
+    require(principal, Perm.PAYMENT_PREPARE)
+    state = FormState.of(CLOSE_LABELS, await read_form(request))
+    if state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：关闭后本批次不能再导入银行结果")
+    else:
+        batch = await attempt(session, state, lambda: service.close_batch(session, principal, batch_id))
+        if batch is not None:
+            response = _see_other(_batch_url(batch_id))
+            flash(response, f"已关闭发放批次 {batch.number}")
+            return response
+    return await _batch_page(
+        request, session, principal, batch_id, forms=BatchForms(close=state), status_code=state.status
+    )
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+
+@router.get("/payments/{batch_id}/reconciliation")
+async def reconciliation(
+    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId
+) -> HTMLResponse:
+    report = await service.reconciliation(session, principal, batch_id)
+    batch = report.summary.batch
+    names = await user_names(
+        session,
+        [
+            batch.created_by,
+            batch.approved_by,
+            *(i.imported_by for i in report.imports),
+            *(e.exception.resolved_by for e in report.exceptions),
+        ],
+    )
+    return render(
+        request,
+        "payments/reconciliation.html",
+        {
+            **DISPLAY,
+            "nav": "payments",
+            "r": report,
+            "sm": report.summary,
+            "batch": batch,
+            "scope_label": await _scope_label(session, report.summary),
+            "names": names,
+        },
+    )
+
+
+def _village_path(raw: str | None) -> str | None:
+    """An area path (``/1/4/17/``) or nothing; anything else is refused."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    parts = text.split("/")
+    if len(parts) < 3 or parts[0] or parts[-1] or not all(p.isascii() and p.isdigit() for p in parts[1:-1]):
+        raise InvalidInput("村的区划路径格式不正确", field="village")
+    return text
+
+
+async def _ledger_doc(
+    session: AsyncSession, principal: Principal, batch_id: int, village: str | None
+) -> tuple[reports.LedgerDoc, Any]:
+    path = _village_path(village)
+    batch = await service.get_batch(session, principal, batch_id)
+    doc = await service.ledger_doc(session, principal, batch_id, village_path=path)
+    if path is not None and not doc.rows:
+        raise NotFound("本批次在该村没有发放明细")
+    return doc, batch
+
+
+def _ledger_name(doc: reports.LedgerDoc, village: str | None, ext: str) -> str:
+    return f"发放台账-{doc.batch_no}{'-' + doc.scope if village else ''}.{ext}"
+
+
+@router.get("/payments/{batch_id}/ledger.pdf")
+async def ledger_pdf(
+    session: Session, principal: WebPrincipal, batch_id: BatchId, village: VillageQuery = None
+) -> Response:
+    doc, batch = await _ledger_doc(session, principal, batch_id, village)
+    data = await pdf.render_in_thread(reports.ledger_pdf, doc)
+    await service.record_download(
+        session,
+        principal,
+        batch,
+        "ledger",
+        {"format": "pdf", "scope": doc.scope, "village": _village_path(village), "rows": len(doc.rows)},
+    )
+    return pdf_response(data, _ledger_name(doc, village, "pdf"))
+
+
+@router.get("/payments/{batch_id}/ledger.xlsx")
+async def ledger_xlsx(
+    session: Session, principal: WebPrincipal, batch_id: BatchId, village: VillageQuery = None
+) -> Response:
+    doc, batch = await _ledger_doc(session, principal, batch_id, village)
+    data = await asyncio.to_thread(reports.ledger_xlsx, doc)
+    await service.record_download(
+        session,
+        principal,
+        batch,
+        "ledger",
+        {"format": "xlsx", "scope": doc.scope, "village": _village_path(village), "rows": len(doc.rows)},
+    )
+    return _download(data, _ledger_name(doc, village, "xlsx"), XLSX_TYPE)

@@ -1,0 +1,201 @@
+"""The books as finance users and auditors see them: balances with a village filter, the trial balance agreeing,
+a deposit through the form (errors next to their fields, then posted and audited), an account's statement, and
+the heir payout recorded from a deceased pensioner's page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.core.idcard import make_id_number
+from app.ledger import rules as ledger_rules
+from app.ledger.models import JournalTransaction
+from app.socialsecurity import service as social
+from app.socialsecurity.models import HeirPayment
+from app.socialsecurity.schemas import DeathIn, HeirIn
+from tests.agreements.helpers import at, principal
+from tests.payments.helpers import account_balance, trial_balance_net, world
+from tests.seed import SEED
+from tests.socialsecurity.factories import Pin
+from tests.web.pages import csrf_from, field_error, input_value, login, text_of
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+OLD = date(1955, 5, 5)
+TODAY = date(2023, 6, 5)
+
+Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[Browser]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def open_as(username: str) -> httpx.AsyncClient:
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+        clients.append(c)
+        await login(c, username)
+        return c
+
+    yield open_as
+    for c in clients:
+        await c.aclose()
+
+
+async def post_form(c: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+    r = await c.get(page)
+    assert r.status_code == 200, r.text
+    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)})
+
+
+def error_at(page: str, name: str) -> str | None:
+    found = field_error(page, name)
+    return None if found is None else found.removeprefix("错误：").strip()
+
+
+def account_link(page: str, name: str) -> str:
+    found = re.search(rf'<a href="(/ledger/accounts/\d+)">{re.escape(name)}</a>', page)
+    assert found is not None, name
+    return found.group(1)
+
+
+async def audited(db: AsyncSession, action: str) -> int:
+    return int(
+        await db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)) or 0
+    )
+
+
+async def test_balances_trial_balance_deposit_and_statement(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin
+) -> None:
+    await world(db, pinned_clock, [OLD])
+    pinned_clock(at(TODAY))
+    fin = await browser("fin")
+    page = await fin.get("/ledger")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "试算平衡：借方合计 = 贷方合计" in text
+    assert "社保基金专户存款 ss.bank 资产 1,000,000.00 0.00 1,000,000.00" in text
+    assert 'aria-current="page">资金账务' in page.text
+
+    # Errors next to their fields, what was typed kept.
+    r = await post_form(
+        fin, "/ledger", "/ledger/deposit", {"amount": "12.345", "posted_on": "2023-06-06", "memo": "拨款"}
+    )
+    assert r.status_code == 422
+    assert "最多两位小数" in (error_at(r.text, "amount") or "")
+    assert error_at(r.text, "posted_on") == "记账日期不能晚于今天"
+    assert error_at(r.text, "confirm") == "请先勾选确认：已核对银行到账凭证"
+    assert input_value(r.text, "amount") == "12.345" and input_value(r.text, "memo") == "拨款"
+    before = await audited(db, "ledger.deposit")
+    r = await post_form(
+        fin,
+        "/ledger",
+        "/ledger/deposit",
+        {
+            "amount": "1200.00",
+            "posted_on": "2023-06-05",
+            "memo": "县财政拨入（封财〔2023〕12号）",
+            "confirm": "1",
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/ledger"
+    page = await fin.get("/ledger")
+    assert "已登记资金拨入：1,200.00 元（壹仟贰佰元整），记账日期 2023年6月5日，凭证号" in page.text
+    assert "社保基金专户存款 ss.bank 资产 1,001,200.00 0.00 1,001,200.00" in text_of(page.text)
+    assert "试算平衡：借方合计 = 贷方合计" in page.text
+    assert await audited(db, "ledger.deposit") == before + 1
+    assert await account_balance(db, ledger_rules.SS_BANK) == 100_120_000
+    assert await trial_balance_net(db) == 0
+
+    # The village filter: that village's individual account only.
+    village_id = SEED.areas["410727101201"]
+    filtered = await fin.get("/ledger", params={"village_id": str(village_id)})
+    assert "科目余额（王村乡 前方庄村）" in filtered.text
+    assert "个人账户·前方庄村" in filtered.text and "社保基金专户存款 <" not in filtered.text
+    other = await fin.get("/ledger", params={"village_id": str(SEED.areas["410727102201"])})
+    assert "还没有科目" in other.text
+
+    # The statement: date, voucher number, memo, kind, debit, running balance.
+    statement = await fin.get(account_link(page.text, "社保基金专户存款"))
+    assert statement.status_code == 200
+    rows = re.findall(r"<tr>(.*?)</tr>", statement.text.split("<tbody>")[1], re.S)
+    assert len(rows) == 2
+    last = text_of(rows[-1])
+    assert "2023年6月5日" in last and "县财政拨入（封财〔2023〕12号）" in last and "资金拨入" in last
+    assert "1,200.00" in last and "1,001,200.00" in last
+    assert "当前余额 1,001,200.00 元 （壹佰万壹仟贰佰元整）" in text_of(statement.text)
+
+    # An auditor reads, does not post.
+    aud = await browser("aud")
+    page = await aud.get("/ledger")
+    assert page.status_code == 200 and "试算平衡：借方合计 = 贷方合计" in page.text
+    assert 'action="/ledger/deposit"' not in page.text
+    assert (await aud.get(account_link(page.text, "社保基金专户存款"))).status_code == 200
+    r = await aud.post("/ledger/deposit", data={"csrf_token": csrf_from(page.text), "amount": "1.00"})
+    assert r.status_code == 403
+    assert (await fin.get("/ledger/accounts/2147483647")).status_code == 404
+
+
+async def test_heir_payout_from_the_person_page(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin
+) -> None:
+    w = await world(db, pinned_clock, [OLD])
+    enrollment = w.enrollments[0]
+    pinned_clock(at(date(2023, 7, 10)))
+    cw_a = await principal(db, "cw_a")
+    await social.record_death(db, cw_a, enrollment.id, DeathIn(death_date=date(2023, 6, 20)))
+    heir_number = make_id_number("410727", date(1990, 1, 20), 311)
+    await social.set_heir(
+        db, cw_a, enrollment.id, HeirIn(heir_name="王小明", heir_id_number=heir_number, relation="子女")
+    )
+    url = f"/social-security/people/{enrollment.id}"
+    action = f"{url}/heir-payment"
+
+    cw = await browser("cw_a")
+    page = await cw.get(url)
+    assert page.status_code == 200 and action not in page.text  # a caseworker does not pay
+    r = await cw.post(action, data={"csrf_token": csrf_from(page.text), "paid_on": "2023-07-10"})
+    assert r.status_code == 403
+
+    fin = await browser("fin")
+    page = await fin.get(url)
+    assert f'action="{action}"' in page.text and "支付继承人" in page.text
+    assert heir_number not in page.text
+    r = await post_form(fin, url, action, {"paid_on": "2023-07-11", "payment_note": ""})
+    assert r.status_code == 422
+    assert error_at(r.text, "payment_note") == "请填写支付说明，如 转账凭证号或领款人签收"
+    assert error_at(r.text, "pay_confirm")
+    r = await post_form(
+        fin, url, action, {"paid_on": "2023-07-11", "payment_note": "转账凭证 0711-01", "pay_confirm": "1"}
+    )
+    assert r.status_code == 422 and error_at(r.text, "paid_on") == "支付日期不能晚于今天"
+    r = await post_form(
+        fin, url, action, {"paid_on": "2023-07-10", "payment_note": "转账凭证 0710-01", "pay_confirm": "1"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}#death"
+    page = await fin.get(url)
+    heir = await db.scalar(select(HeirPayment).where(HeirPayment.enrollment_id == enrollment.id))
+    assert heir is not None and heir.status == "paid" and heir.amount > 0
+    assert "已支付：" in page.text and "支付给继承人 王小明（子女）" in page.text
+    assert "已支付" in text_of(page.text) and f'action="{action}"' not in page.text
+    assert await audited(db, "enrollment.heir_paid") == 1
+    payout = await db.scalar(select(JournalTransaction).where(JournalTransaction.kind == "heir_payout"))
+    assert payout is not None and payout.posted_on == date(2023, 7, 10)
+    assert await trial_balance_net(db) == 0
+    # Paid once: the form is gone and a second post is refused on the page.
+    r = await post_form(
+        fin, url, action, {"paid_on": "2023-07-10", "payment_note": "再次", "pay_confirm": "1"}
+    )
+    assert r.status_code == 409 and "个人账户余额已支付给继承人" in r.text

@@ -1,0 +1,335 @@
+"""The payment pages as finance users use them: generating the monthly batch through its job page, approval by a
+second finance user (the preparer refused on the page), the bank file as a POST download equal to the service's
+export, a result file uploaded with one failure and one unknown reference, the exception resolved through its
+form, the reconciliation report, closing, the 发放台账 downloads (audited), and who may see what."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import date
+from io import BytesIO
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.payments import bankfiles, jobs, service
+from app.payments.models import BankException, PaymentBatch
+from tests.agreements.helpers import at, principal
+from tests.payments.helpers import result_lines, world
+from tests.seed import SEED
+from tests.socialsecurity.factories import Pin
+from tests.web.pages import csrf_from, field_error, login, text_of
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OLD = date(1955, 5, 5)  # a pensioner from 2023-06
+TODAY = date(2023, 6, 5)
+
+Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[Browser]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def open_as(username: str) -> httpx.AsyncClient:
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+        clients.append(c)
+        await login(c, username)
+        return c
+
+    yield open_as
+    for c in clients:
+        await c.aclose()
+
+
+class Borrowed:
+    """The app's session factory for background jobs, in tests: the job's transaction becomes a savepoint of the
+    test's, and a job only starts once the request that started it is over (``release``), so the one session is
+    never used by two tasks at once."""
+
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+        self.gate = asyncio.Event()
+
+    def hold(self) -> None:
+        self.gate = asyncio.Event()
+
+    def release(self) -> None:
+        self.gate.set()
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        await self.gate.wait()
+        yield self.db
+
+
+@pytest.fixture
+def job_sessions(app: FastAPI, db: AsyncSession) -> Iterator[Borrowed]:
+    borrowed = Borrowed(db)
+    app.state.sessionmaker = borrowed
+    yield borrowed
+
+
+async def post_form(
+    c: httpx.AsyncClient,
+    page: str,
+    action: str,
+    data: dict[str, str],
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+) -> httpx.Response:
+    r = await c.get(page)
+    assert r.status_code == 200, r.text
+    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)}, files=files)
+
+
+async def run_job(c: httpx.AsyncClient, sessions: Borrowed, r: httpx.Response) -> str:
+    """Follow a job started by ``r`` to its end; the job page's text."""
+    assert r.status_code == 303, r.text
+    job_url = r.headers["location"]
+    assert job_url.startswith("/payment-jobs/")
+    waiting = await c.get(job_url)  # before the job may start: the progress page, refreshing itself
+    assert waiting.status_code == 200 and waiting.headers["refresh"] == "2"
+    assert 'http-equiv="refresh"' in waiting.text
+    job = jobs.get_job(await principal(sessions.db, "fin"), job_url.rsplit("/", 1)[1])
+    sessions.release()
+    async with asyncio.timeout(60):
+        await jobs.wait(job)
+    done = await c.get(job_url)
+    assert done.status_code == 200 and "refresh" not in done.headers
+    return done.text
+
+
+def error_at(page: str, name: str) -> str | None:
+    found = field_error(page, name)
+    return None if found is None else found.removeprefix("错误：").strip()
+
+
+async def downloads(db: AsyncSession) -> int:
+    return int(
+        await db.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "payment_batch.download")
+        )
+        or 0
+    )
+
+
+async def test_who_sees_the_pages(browser: Browser, db: AsyncSession, pinned_clock: Pin) -> None:
+    pinned_clock(at(TODAY))
+    cw = await browser("cw_a")
+    home = await cw.get("/social-security")
+    assert "资金发放" not in home.text and "资金账务" not in home.text
+    for url in ("/payments", "/ledger", "/payments/1", "/ledger/accounts/1"):
+        r = await cw.get(url)
+        assert r.status_code == 403, url
+        assert "无权" in r.text
+    r = await cw.post("/payments/generate", data={"period": "2023-06", "scope": "county"})
+    assert r.status_code == 403
+
+    aud = await browser("aud")
+    page = await aud.get("/payments")
+    assert page.status_code == 200
+    assert 'href="/payments" aria-current="page">资金发放' in page.text and 'href="/ledger"' in page.text
+    assert "生成养老金发放批次" not in page.text and "还没有发放批次" in page.text
+    ledger = await aud.get("/ledger")
+    assert ledger.status_code == 200 and 'action="/ledger/deposit"' not in ledger.text
+
+    fin = await browser("fin")
+    page = await fin.get("/payments")
+    assert page.status_code == 200 and 'action="/payments/generate"' in page.text
+    assert 'value="2023-06"' in page.text and "全县（封丘县）" in page.text and "王村乡" in page.text
+    assert "重发全部失败明细（默认只重发存折已更换的）" in page.text
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-13", "scope": "county"})
+    assert r.status_code == 422 and error_at(r.text, "period") == "不存在的年月：2023-13"
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-07", "scope": "county"})
+    assert r.status_code == 422 and error_at(r.text, "period") == "不能生成未来月份的发放批次"
+    assert 'value="2023-07"' in r.text  # what was typed stays
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-06", "scope": "99999"})
+    assert r.status_code == 422 and error_at(r.text, "scope") == "请选择发放范围：全县或一个乡镇"
+
+
+async def test_nothing_due_fails_the_job_in_chinese(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin, job_sessions: Borrowed
+) -> None:
+    pinned_clock(at(TODAY))
+    fin = await browser("fin")
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-06", "scope": "county"})
+    page = await run_job(fin, job_sessions, r)
+    assert "生成养老金发放批次未完成，没有保存任何数据" in page
+    assert "2023-06 在该范围内没有应发放的养老金" in page
+    assert await db.scalar(select(func.count()).select_from(PaymentBatch)) == 0
+
+
+async def test_batch_from_generation_to_close(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin, job_sessions: Borrowed
+) -> None:
+    w = await world(db, pinned_clock, [OLD, OLD, OLD])
+    pinned_clock(at(TODAY))
+    fin, fin2 = await browser("fin"), await browser("fin2")
+
+    # Generate through the page: a job with its progress page, then a link to the batch.
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-06", "scope": "county"})
+    done = await run_job(fin, job_sessions, r)
+    assert "已生成发放批次 YL202306-410727：3 笔，合计 780.00 元" in done
+    batch = await db.scalar(select(PaymentBatch).where(PaymentBatch.number == "YL202306-410727"))
+    assert batch is not None
+    url = f"/payments/{batch.id}"
+    assert f'href="{url}"' in done
+    listing = await fin.get("/payments")
+    assert "YL202306-410727" in listing.text and "2023年6月" in listing.text
+    assert "0 / 0 / 3" in listing.text and "780.00" in listing.text
+
+    # The same period and scope again: said so, and linked.
+    r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-06", "scope": "county"})
+    assert r.status_code == 303 and r.headers["location"] == url
+    page = await fin.get(url)
+    assert "本期该范围的发放批次 YL202306-410727 已经存在（待审核），没有重复生成" in page.text
+
+    # The batch page: totals in figures and capitals, who prepared it, masked numbers only.
+    page = await fin.get(url)
+    text = text_of(page.text)
+    assert "780.00 元（柒佰捌拾元整）" in text and "待审核" in text
+    assert "须由编制人以外的另一位财政人员审核" in text
+    for number in w.accounts.values():
+        assert number not in page.text and number[-4:] in page.text
+
+    # The preparer may not approve: refused on the page, with the reason.
+    r = await post_form(fin, url, f"{url}/approve", {"confirm": "1"})
+    assert r.status_code == 403 and "批次须由编制人以外的另一位财政人员审核" in r.text
+    r = await post_form(fin2, url, f"{url}/approve", {})
+    assert r.status_code == 422 and error_at(r.text, "confirm")
+    r = await post_form(fin2, url, f"{url}/approve", {"confirm": "1"})
+    assert r.status_code == 303
+    page = await fin2.get(url)
+    assert "已审核通过：发放批次 YL202306-410727（3 笔，合计 780.00 元）" in page.text
+
+    # The bank file: a POST download, the service's bytes; the first export asks for confirmation.
+    r = await post_form(fin, url, f"{url}/export", {"format": "psbc"})
+    assert r.status_code == 422 and error_at(r.text, "confirm")
+    r = await post_form(fin, url, f"{url}/export", {"format": "psbc", "confirm": "1"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].lower() == "text/plain; charset=gbk"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    kept = await service.export_batch(db, await principal(db, "fin"), batch.id, "psbc")
+    assert r.content == kept.content
+    r = await post_form(fin, url, f"{url}/export", {"format": "xlsx"})  # no confirmation once exported
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX and r.content.startswith(b"PK")
+
+    # The bank's answer: one failed, one reference not of this batch. Imported through the upload, as a job.
+    lines = await result_lines(db, batch)
+    failed = dataclasses.replace(lines[1], paid=False, reason="账户已销户")
+    unknown = dataclasses.replace(lines[0], seq=99, reference=f"{batch.number}-0000099")
+    content = bankfiles.result_file("psbc", batch.number, [lines[0], failed, lines[2], unknown])
+    r = await post_form(fin, url, f"{url}/import", {"format": "psbc"})
+    assert r.status_code == 422 and error_at(r.text, "file") == "请选择银行的回盘文件（银行结果文件）"
+    job_sessions.hold()
+    r = await post_form(
+        fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("回盘.txt", content, "text/plain")}
+    )
+    done = await run_job(fin, job_sessions, r)
+    assert "已导入 回盘.txt：发放成功 2 笔 520.00 元，发放失败 1 笔 260.00 元，1 行对不上" in done
+    # The same file again: refused whole, said on the job page.
+    job_sessions.hold()
+    r = await post_form(
+        fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("again.txt", content, "text/plain")}
+    )
+    again = await run_job(fin, job_sessions, r)
+    assert "导入银行结果未完成，没有保存任何数据" in again and "不能重复导入" in again
+
+    page = await fin.get(f"{url}?status=failed")
+    rows = re.findall(r"<tbody>(.*?)</tbody>", page.text, re.S)[-1]
+    assert rows.count("<tr") == 1 and "发放失败：账户已销户" in rows
+    assert "已导入结果" in page.text and "找不到对应的发放明细" in page.text
+    exception_id = await db.scalar(
+        select(func.min(BankException.id)).where(BankException.batch_id == batch.id)
+    )
+    assert exception_id is not None
+    resolve = f"{url}/exceptions/{exception_id}/resolve"
+    # Only "not this batch" is offered when no line matches.
+    form = page.text.split(f'action="{resolve}"')[1].split("</form>")[0]
+    assert 'value="dismissed"' in form and 'value="paid"' not in form
+    r = await post_form(fin, url, resolve, {f"resolution_{exception_id}": "dismissed"})
+    assert r.status_code == 422
+    assert error_at(r.text, f"note_{exception_id}") == "请填写处理说明（如与银行核实的情况）"
+    r = await post_form(
+        fin, url, resolve, {f"resolution_{exception_id}": "dismissed", f"note_{exception_id}": "银行误列"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}#exceptions"
+    page = await fin.get(url)
+    assert "已处理对账异常：回盘文件第 4 行" in page.text and "已对账，可以关闭批次" in page.text
+
+    # The reconciliation report.
+    report = await fin.get(f"{url}/reconciliation")
+    assert report.status_code == 200
+    assert report.text.count("✓ 相符") == 4 and "✗" not in report.text
+    assert "账实相符" in report.text and "回盘.txt" in report.text
+    assert kept.sha256.hex()[:16] not in report.text  # the export's hash is not an import's
+    result_import = (await service.imports_of(db, await principal(db, "fin"), batch.id))[0]
+    assert result_import.sha256.hex()[:16] in report.text
+
+    # Ledger downloads, for the batch and for one village: PDF and XLSX, each audited.
+    before = await downloads(db)
+    r = await fin.get(f"{url}/ledger.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    village = SEED.paths["410727101201"]
+    r = await fin.get(f"{url}/ledger.xlsx", params={"village": village})
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX
+    sheet = load_workbook(BytesIO(r.content)).active
+    assert sheet is not None
+    values = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert "发放失败" in values and "合计" in values
+    assert await downloads(db) == before + 2
+    r = await fin.get(f"{url}/ledger.pdf", params={"village": "not-a-path"})
+    assert r.status_code == 422
+
+    # The statement of the clearing account links back to the batch.
+    ledger = await fin.get("/ledger")
+    clearing = re.search(r'<a href="(/ledger/accounts/\d+)">养老金代发在途</a>', ledger.text)
+    assert clearing is not None
+    statement = await fin.get(clearing.group(1))
+    assert statement.status_code == 200 and f'<a href="{url}">YL202306-410727</a>' in statement.text
+    assert "代发资金划出" in statement.text
+
+    # Close.
+    r = await post_form(fin, url, f"{url}/close", {"confirm": "1"})
+    assert r.status_code == 303
+    page = await fin.get(url)
+    assert "已关闭发放批次 YL202306-410727" in page.text
+    next_step = re.search(r'<section[^>]*id="next".*?</section>', page.text, re.S)
+    assert next_step is not None and "<form" not in next_step.group(0)  # nothing more to do
+
+    aud = await browser("aud")
+    page = await aud.get(url)
+    assert page.status_code == 200 and "已关闭" in page.text and f'action="{url}/export"' not in page.text
+    assert (await aud.get(f"{url}/reconciliation")).status_code == 200
+    r = await aud.get(f"{url}/ledger.pdf")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+
+
+async def test_export_refused_without_money_shows_on_the_page(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin
+) -> None:
+    await world(db, pinned_clock, [OLD], deposit=100)
+    pinned_clock(at(TODAY))
+    fin = await principal(db, "fin")
+    generated = await service.generate_pension_batch(db, fin, date(2023, 6, 1))
+    await service.approve_batch(db, await principal(db, "fin2"), generated.batch.id)
+    c = await browser("fin")
+    url = f"/payments/{generated.batch.id}"
+    r = await post_form(c, url, f"{url}/export", {"format": "csv", "confirm": "1"})
+    assert r.status_code == 409 and "不足以支付本批次" in r.text and "请先登记资金拨入" in r.text
+    assert (await service.batch_summary(db, fin, generated.batch.id)).batch.status == "approved"
