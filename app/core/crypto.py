@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE_BYTES = 12
 _VERSION = b"\x01"
+_SHA256_BLOCK = 64  # bytes: HMAC pads or hashes its key to this
 
 
 @lru_cache(maxsize=8)
@@ -45,10 +46,21 @@ class FieldCipher:
         return hmac.new(self._mac_key, value.encode(), hashlib.sha256).digest()
 
     def lookup_hasher(self) -> Callable[[str], bytes]:
-        """``lookup_hash`` as a plain function using the one-shot C HMAC: for hashing a million values."""
-        key = self._mac_key
-        digest = hmac.digest
-        return lambda value: digest(key, value.encode(), "sha256")
+        """``lookup_hash`` as a plain function, for hashing a million values: HMAC-SHA256 (RFC 2104) from the
+        inner and outer SHA-256 states of the key, computed once and copied per value — the same bytes as
+        ``hmac`` at half the cost of its per-call key set-up."""
+        key = self._mac_key.ljust(_SHA256_BLOCK, b"\0")  # derived keys are 32 bytes: padded, never hashed
+        inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+        outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+
+        def hasher(value: str) -> bytes:
+            inner = inner_copy()
+            inner.update(value.encode())
+            outer = outer_copy()
+            outer.update(inner.digest())
+            return outer.digest()
+
+        return hasher
 
 
 def token_hash(token: str) -> bytes:

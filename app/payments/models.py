@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
+STATEMENT_CHECKED = "插入时逐语句核对存在"
+
 BATCH_KINDS = {"pension": "养老金", "compensation": "补偿款"}
 BATCH_STATUSES = {
     "draft": "待审核",
@@ -126,12 +128,14 @@ class PaymentLine(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id", ondelete="RESTRICT"))
+    # batch_id, enrollment_id, tranche_id and reissue_of are checked once per INSERT statement by the trigger
+    # payment_lines_refs, not by row-level foreign keys (migration 0004 says why).
+    batch_id: Mapped[int] = mapped_column(Integer, comment=STATEMENT_CHECKED)
     seq: Mapped[int] = mapped_column(Integer, comment="批次内序号")
     county_code: Mapped[str] = mapped_column(String(6))
     area_path: Mapped[str] = mapped_column(String(200), comment="收款人所在村的区划路径")
     period: Mapped[date] = mapped_column(Date)
-    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="RESTRICT"))
+    enrollment_id: Mapped[int | None] = mapped_column(BigInteger, comment=STATEMENT_CHECKED)
     person_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     months: Mapped[list[date] | None] = mapped_column(ARRAY(Date), comment="所发月份")
     payee_name: Mapped[str] = mapped_column(String(50))
@@ -143,10 +147,10 @@ class PaymentLine(Base):
     account_part: Mapped[int | None] = mapped_column(BigInteger, comment="个人账户支付（分）")
     pool_part: Mapped[int | None] = mapped_column(BigInteger, comment="统筹基金支付（分）")
     tranche_id: Mapped[int | None] = mapped_column(
-        ForeignKey("compensation_tranches.id", ondelete="RESTRICT"), comment="补偿款的支付节点"
+        BigInteger, comment=f"补偿款的支付节点（{STATEMENT_CHECKED}）"
     )
     reissue_of: Mapped[int | None] = mapped_column(
-        ForeignKey("payment_lines.id", ondelete="RESTRICT"), index=True, comment="重发的失败明细"
+        BigInteger, index=True, comment=f"重发的失败明细（{STATEMENT_CHECKED}）"
     )
 
 
@@ -203,12 +207,14 @@ class LineOutcome(Base):
     __tablename__ = "line_outcomes"
     __table_args__ = (CheckConstraint("paid OR reason <> ''", name="failed_reason"),)
 
+    # line_id and import_id are checked against their (append-only) parents once per INSERT statement by the
+    # trigger line_outcomes_refs (migration 0004), not by row-level foreign keys: see the migration.
     line_id: Mapped[int] = mapped_column(
-        ForeignKey("payment_lines.id", ondelete="RESTRICT"), primary_key=True
+        BigInteger, primary_key=True, comment=f"发放明细编号（{STATEMENT_CHECKED}）"
     )
     paid: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("result_imports.id", ondelete="RESTRICT"))
+    import_id: Mapped[int | None] = mapped_column(Integer, comment=f"银行结果文件编号（{STATEMENT_CHECKED}）")
     exception_id: Mapped[int | None] = mapped_column(BigInteger, comment="由异常处理确认时的异常编号")
     resolved_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

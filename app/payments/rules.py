@@ -12,15 +12,6 @@ from app.socialsecurity.rules import account_share
 
 BATCH_PREFIX = {"pension": "YL", "compensation": "BC"}
 SEQ_DIGITS = 7
-# Which status a batch may move to from which (the workflow), with the Chinese name of the step.
-NEXT_STATUS = {
-    "draft": ("approved",),
-    "approved": ("exported",),
-    "exported": ("imported",),
-    "imported": ("imported", "reconciled"),
-    "reconciled": ("closed",),
-    "closed": (),
-}
 
 
 def batch_number(kind: str, period: date, scope_code: str) -> str:
@@ -31,14 +22,6 @@ def batch_number(kind: str, period: date, scope_code: str) -> str:
 def reference(batch_no: str, seq: int) -> str:
     """The line's unique reference, written into the bank file's remarks: ``YL202611-410727-0000001``."""
     return f"{batch_no}-{seq:0{SEQ_DIGITS}d}"
-
-
-def parse_reference(ref: str) -> tuple[str, int] | None:
-    """(batch number, seq) of a reference, or ``None`` when it is not one of ours."""
-    head, sep, tail = ref.strip().rpartition("-")
-    if not sep or len(tail) != SEQ_DIGITS or not tail.isdigit() or not head:
-        return None
-    return head, int(tail)
 
 
 def split_line(credit: int, monthly: int, start: date, months: Iterable[tuple[date, int]]) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.areas.models import Area
 from app.audit import service as audit
 from app.auth.policy import SYSTEM, Perm, Principal, authorize, require
+from app.config import get_settings
 from app.core.clock import CHINA_TZ, today_in_china, utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import fen_to_yuan
@@ -53,6 +54,7 @@ STATUS_REFUSALS = {
     "export": "批次审核通过后才能导出银行文件",
     "import": "导出银行文件后才能导入银行结果",
     "close": "对账完成（每笔都有结果且异常已处理）后才能关闭批次",
+    "training": "导出银行文件后、尚有待银行确认的明细时才能生成模拟回盘",
 }
 
 
@@ -207,6 +209,8 @@ class LineView:
     reissue_of: int | None
     resolved_on: date | None
     tranche_kind: str | None = None
+    enrollment_id: int | None = None
+    household_id: int | None = None
 
     @property
     def status_label(self) -> str:
@@ -237,7 +241,8 @@ def months_text(months: Sequence[date] | None) -> str:
 
 _LINES_SQL = """
 SELECT l.id, l.seq, l.area_path, l.payee_name, l.id_masked, l.account_masked, l.months, l.amount,
-       l.account_part, l.pool_part, l.reissue_of, o.paid, o.reason, o.resolved_on, t.kind AS tranche_kind
+       l.account_part, l.pool_part, l.reissue_of, o.paid, o.reason, o.resolved_on, t.kind AS tranche_kind,
+       l.enrollment_id, t.household_id
 FROM payment_lines l
 LEFT JOIN line_outcomes o ON o.line_id = l.id
 LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
@@ -294,6 +299,8 @@ async def batch_lines(
             r.reissue_of,
             r.resolved_on,
             r.tranche_kind,
+            r.enrollment_id,
+            r.household_id,
         )
         for r in found
     ]
@@ -844,6 +851,70 @@ async def _export_lines(session: AsyncSession, batch: PaymentBatch) -> list[bank
     ]
 
 
+TRAINING_FAIL_EVERY = 10
+TRAINING_REASONS = ("账户已冻结", "户名与账号不符", "账户已销户")
+
+
+async def training_result(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> bytes:
+    """模拟银行回盘 (demo and training sites only, never in production): the result file a bank might send back
+    for the batch's pending lines — the second line and every tenth after it failed (with a reason), one line
+    with a reference that is not in the batch, the rest paid — so the whole round (import, exceptions,
+    re-issue) can be practised without a bank. Audited like the bank file, which it resembles."""
+    if get_settings().is_production:
+        raise NotFound("生产环境不提供模拟银行回盘")
+    if fmt not in bankfiles.FORMATS:
+        raise InvalidInput("不支持的银行文件格式", field="format")
+    batch = await _batch_for(
+        session, actor, batch_id, Perm.PAYMENT_PREPARE, ("exported", "imported"), "training"
+    )
+    pending = {
+        seq
+        for (seq,) in await session.execute(
+            text(
+                "SELECT l.seq FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id "
+                "WHERE l.batch_id = :batch AND o.line_id IS NULL"
+            ),
+            {"batch": batch.id},
+        )
+    }
+    lines = [x for x in await _export_lines(session, batch) if x.seq in pending]
+    if not lines:
+        raise Conflict(f"{STATUS_REFUSALS['training']}（本批次每笔都已有银行结果）")
+    answer: list[bankfiles.ResultLine] = []
+    for i, x in enumerate(lines):
+        failed = i % TRAINING_FAIL_EVERY == 1
+        reason = TRAINING_REASONS[(i // TRAINING_FAIL_EVERY) % len(TRAINING_REASONS)] if failed else ""
+        answer.append(
+            bankfiles.ResultLine(
+                x.seq, x.account, x.name, x.amount, x.id_number, x.reference, not failed, reason
+            )
+        )
+    stray = batch.line_count + 1  # a sequence number the batch does not have: the bank lists a stranger
+    first = lines[0]
+    answer.append(
+        bankfiles.ResultLine(
+            stray,
+            first.account,
+            first.name,
+            first.amount,
+            first.id_number,
+            rules.reference(batch.number, stray),
+            True,
+        )
+    )
+    content = bankfiles.result_file(fmt, batch.number, answer)
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.training_result",
+        "payment_batch",
+        batch.id,
+        after={"format": fmt, "lines": len(answer), "failed": sum(1 for a in answer if not a.paid)},
+        county_code=batch.county_code,
+    )
+    return content
+
+
 async def export_batch(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> BankExport:
     """导出银行文件: write the batch's bank file in ``fmt`` (kept with its SHA-256; the same batch always exports
     to the same bytes). The first export moves the batch's total from the fund account to the bank (代发在途)."""
@@ -913,7 +984,7 @@ CREATE TEMP TABLE result_match ON COMMIT DROP AS
 SELECT s.row_no, s.reference, s.name, s.amount, s.paid, s.reason, l.id AS line_id,
        CASE
            WHEN l.id IS NULL THEN 'unknown'
-           WHEN count(*) OVER (PARTITION BY s.reference) > 1 THEN 'duplicate'
+           WHEN d.reference IS NOT NULL THEN 'duplicate'
            WHEN o.line_id IS NOT NULL THEN 'resolved'
            WHEN s.account_hash <> l.account_hash THEN 'account'
            WHEN btrim(s.name) <> btrim(l.payee_name) THEN 'name'
@@ -928,6 +999,7 @@ LEFT JOIN payment_lines l
                          AND right(s.reference, 7) ~ '^[0-9]{7}$'
                        THEN right(s.reference, 7)::integer END
 LEFT JOIN line_outcomes o ON o.line_id = l.id
+LEFT JOIN (SELECT reference FROM result_stage GROUP BY reference HAVING count(*) > 1) d ON d.reference = s.reference
 """
 
 
@@ -1195,23 +1267,35 @@ async def _overpaid_after_death(
     import_id: int | None = None,
     exception_id: int | None = None,
 ) -> None:
-    """Months the bank paid after a death recorded while the batch was with the bank become overpayments."""
+    """Months the bank paid after a death recorded while the batch was with the bank become overpayments. Starts
+    from the county's deceased pensioners (few) and finds their line of the period by its unique key."""
+    if batch.kind != "pension":
+        return
     rows = (
         await session.execute(
             text(
                 """
                 SELECT l.enrollment_id, array_agg(m ORDER BY m) AS months, e.monthly_pension
-                FROM line_outcomes o JOIN payment_lines l ON l.id = o.line_id
-                JOIN enrollments e ON e.id = l.enrollment_id
+                FROM enrollments e
+                JOIN payment_lines l ON l.enrollment_id = e.id AND l.county_code = e.county_code
+                     AND l.person_hash = e.person_hash AND l.period = CAST(:period AS date)
+                JOIN line_outcomes o ON o.line_id = l.id
                 CROSS JOIN LATERAL unnest(l.months) AS m
-                WHERE l.batch_id = :batch AND o.paid AND e.death_date IS NOT NULL
+                WHERE e.death_date IS NOT NULL AND e.county_code = CAST(:county AS varchar)
+                  AND l.batch_id = :batch AND o.paid
                   AND m > date_trunc('month', e.death_date)::date
                   AND (CAST(:import AS integer) IS NULL OR o.import_id = CAST(:import AS integer))
                   AND (CAST(:exception AS bigint) IS NULL OR o.exception_id = CAST(:exception AS bigint))
                 GROUP BY l.enrollment_id, e.monthly_pension
                 """
             ),
-            {"batch": batch.id, "import": import_id, "exception": exception_id},
+            {
+                "batch": batch.id,
+                "period": batch.period,
+                "county": batch.county_code,
+                "import": import_id,
+                "exception": exception_id,
+            },
         )
     ).all()
     for r in rows:

@@ -27,6 +27,7 @@ from app.agreements.api import pdf_response
 from app.areas import service as areas
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, require
+from app.config import get_settings
 from app.core.clock import today_in_china
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import format_yuan
@@ -423,6 +424,10 @@ async def _batch_page(
             "can_export": batch.status in ("approved", "exported", "imported") and prepare,
             "can_import": batch.status in ("exported", "imported", "reconciled") and prepare,
             "can_close": batch.status == "reconciled" and prepare,
+            "can_train": batch.status in ("exported", "imported")
+            and prepare
+            and summary.pending > 0
+            and not get_settings().is_production,
             "can_resolve": batch.status in ("imported", "reconciled") and prepare,
             "max_upload": MAX_UPLOAD_TEXT,
             "export_move": export_move(batch),
@@ -497,6 +502,30 @@ async def export(request: Request, session: Session, principal: WebPrincipal, ba
             return _download(kept.content, f"{number}-代发文件.{spec.extension}", spec.media_type)
     return await _batch_page(
         request, session, principal, batch_id, forms=BatchForms(export=state), status_code=state.status
+    )
+
+
+@router.post("/payments/{batch_id}/training-result", response_model=None)
+async def training_result(
+    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId
+) -> Response:
+    """模拟银行回盘: on demo and training sites, a result file for the pending lines to practise the import with."""
+    require(principal, Perm.PAYMENT_PREPARE)
+    state = FormState.of(EXPORT_LABELS, await read_form(request))
+    summary = await service.batch_summary(session, principal, batch_id)
+    fmt = state.value("format")
+    if fmt not in bankfiles.FORMATS:
+        state.add("format", "请选择银行文件格式")
+    if not state.invalid:
+        number = summary.batch.number
+        content = await attempt(
+            session, state, lambda: service.training_result(session, principal, batch_id, fmt)
+        )
+        if content is not None:
+            spec = bankfiles.FORMATS[fmt]
+            return _download(content, f"{number}-模拟回盘.{spec.extension}", spec.media_type)
+    return await _batch_page(
+        request, session, principal, batch_id, forms=BatchForms(upload=state), status_code=state.status
     )
 
 

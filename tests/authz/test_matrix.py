@@ -1176,6 +1176,15 @@ _ROUTES = [
         kinds={"batch_id": "payment_exported_batch"},
         ok=frozenset({422}),
     ),
+    # The matrix's exported batch has no lines: an authorised caller is told nothing is pending.
+    web(
+        "POST",
+        "/payments/{batch_id}/training-result",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"format": "psbc"},
+        kinds={"batch_id": "payment_exported_batch"},
+        ok=frozenset({409}),
+    ),
     web(
         "POST",
         "/payments/{batch_id}/exceptions/{exception_id}/resolve",

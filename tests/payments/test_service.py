@@ -9,10 +9,12 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import SYSTEM
-from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.config import Settings
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
 from app.payments import bankfiles, rules, service
@@ -283,3 +285,98 @@ async def test_unresolved_line_has_no_outcome_and_exception_counts_match(
     assert await db.scalar(select(func.count()).select_from(BankException)) == 2
     summary = await service.batch_summary(db, fin, batch.id)
     assert (summary.pending, summary.batch.status) == (2, "imported")
+
+
+async def test_lines_and_outcomes_must_name_what_exists(db: AsyncSession, pinned_clock: Pin) -> None:
+    """References of payment lines and outcomes are checked once per statement (no row-level foreign keys): a
+    line naming a batch or pensioner that does not exist, or an outcome naming a line, import or exception that
+    does not exist, is refused whole; what lines name, and exceptions, are never deleted."""
+    await world(db, pinned_clock, [OLD, OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    first, second = await result_lines(db, batch)
+    content = bankfiles.result_file("psbc", batch.number, [first, dataclasses.replace(second, amount=1)])
+    await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=content)
+    line_ids = list(
+        await db.scalars(
+            text("SELECT id FROM payment_lines WHERE batch_id = :b ORDER BY seq"), {"b": batch.id}
+        )
+    )
+    exception_id = await db.scalar(
+        text("SELECT id FROM bank_exceptions WHERE batch_id = :b"), {"b": batch.id}
+    )
+    first_enrollment = await db.scalar(
+        text("SELECT enrollment_id FROM payment_lines WHERE id = :l"), {"l": line_ids[0]}
+    )
+    assert exception_id is not None
+    import_id = await db.scalar(text("SELECT id FROM result_imports WHERE batch_id = :b"), {"b": batch.id})
+    insert = text(
+        "INSERT INTO line_outcomes (line_id, paid, reason, import_id, exception_id, resolved_on) "
+        "VALUES (:line, true, '', :import_id, :exception, DATE '2023-06-08')"
+    )
+    pending = line_ids[1]  # the line whose amount the bank changed has no outcome yet
+    good = {"line": pending, "import_id": None, "exception": exception_id}
+    for bad in ({"line": 2**62}, {"import_id": 2**30}, {"exception": 2**62}):
+        nested = await db.begin_nested()
+        with pytest.raises(DBAPIError, match="does not exist"):
+            await db.execute(insert, good | bad)
+        await nested.rollback()
+    assert await db.scalar(text("SELECT count(*) FROM line_outcomes WHERE line_id = :l"), {"l": pending}) == 0
+    nested = await db.begin_nested()
+    await db.execute(insert, good | {"import_id": import_id, "exception": None})
+    assert await db.scalar(text("SELECT count(*) FROM line_outcomes WHERE line_id = :l"), {"l": pending}) == 1
+    await nested.rollback()
+    copy = text(
+        """
+        INSERT INTO payment_lines (batch_id, seq, county_code, area_path, period, enrollment_id, person_hash, months,
+            payee_name, id_masked, account_enc, account_hash, account_masked, amount, account_part, pool_part)
+        SELECT :batch, seq + 1000, county_code, area_path, period + 366, :enrollment, person_hash, months,
+               payee_name, id_masked, account_enc, account_hash, account_masked, amount, account_part, pool_part
+        FROM payment_lines WHERE id = :line
+        """
+    )
+    line = {"batch": batch.id, "enrollment": first_enrollment, "line": line_ids[0]}
+    for bad in ({"batch": 2**30}, {"enrollment": 2**62}):
+        nested = await db.begin_nested()
+        with pytest.raises(DBAPIError, match="does not exist"):
+            await db.execute(copy, line | bad)
+        await nested.rollback()
+    nested = await db.begin_nested()
+    await db.execute(copy, line)  # the same with existing references is accepted
+    await nested.rollback()
+    for statement in ("DELETE FROM payment_batches WHERE id = :b", "DELETE FROM enrollments WHERE id = :e"):
+        nested = await db.begin_nested()
+        with pytest.raises(DBAPIError, match="named by payment lines"):
+            await db.execute(text(statement), {"b": batch.id, "e": first_enrollment})
+        await nested.rollback()
+    nested = await db.begin_nested()
+    with pytest.raises(DBAPIError, match="never deleted"):
+        await db.execute(text("DELETE FROM bank_exceptions WHERE id = :e"), {"e": exception_id})
+    await nested.rollback()
+
+
+async def test_training_result_answers_the_pending_lines_and_never_in_production(
+    db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """模拟银行回盘: the second pending line failed, one stray reference, the rest paid — imported as the bank's
+    file would be; refused in production and once nothing is pending."""
+    await world(db, pinned_clock, [OLD, OLD, OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    with pytest.raises(Conflict, match="导出银行文件后"):
+        await service.training_result(db, fin, batch.id, "psbc")  # not yet exported
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    content = await service.training_result(db, fin, batch.id, "csv")
+    outcome = await service.import_results(db, fin, batch.id, fmt="csv", filename="模拟.csv", content=content)
+    assert (outcome.paid, outcome.failed, outcome.exceptions) == (2, 1, 1)
+    problems = [e.exception.problem for e in await service.exceptions(db, fin, batch.id)]
+    assert problems == ["unknown"]
+    with pytest.raises(Conflict, match="每笔都已有银行结果"):
+        await service.training_result(db, fin, batch.id, "psbc")
+    production = Settings(ANZHI_ENV="production", secret_key="a-real-secret-key-0123456789")
+    monkeypatch.setattr(service, "get_settings", lambda: production)
+    with pytest.raises(NotFound, match="生产环境"):
+        await service.training_result(db, fin, batch.id, "psbc")
