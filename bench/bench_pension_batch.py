@@ -342,6 +342,9 @@ async def run_baseline(url: str, fx: Pensioners, period: date) -> Run:
     try:
         start = time.perf_counter()
         async with conn.transaction():
+            await conn.execute(
+                f"SET LOCAL work_mem = '{service.BULK_WORK_MEM}'"
+            )  # the app's setting, for fairness
             batch_id = await conn.fetchval(
                 """
                 INSERT INTO payment_batches (number, county_code, kind, period, scope_area_id, area_path, status,

@@ -50,7 +50,7 @@ HOUSEHOLD_TABS: list[HouseholdTab] = [
     HouseholdTab("notice", "公示与异议", "/households/{id}/notice"),
     HouseholdTab("agreement", "协议", "/households/{id}/agreements"),
     HouseholdTab("flats", "安置房", "/households/{id}/flats"),
-    HouseholdTab("payments", "付款", None),
+    HouseholdTab("payments", "付款", "/households/{id}/agreements#tranches"),
     HouseholdTab("social", "社保", "/households/{id}/social"),
     HouseholdTab("history", "操作记录", "/households/{id}#history"),
 ]

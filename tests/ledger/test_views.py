@@ -18,11 +18,12 @@ from app.audit.models import AuditEvent
 from app.core.idcard import make_id_number
 from app.ledger import rules as ledger_rules
 from app.ledger.models import JournalTransaction
+from app.payments import bankfiles, service
 from app.socialsecurity import service as social
 from app.socialsecurity.models import HeirPayment
 from app.socialsecurity.schemas import DeathIn, HeirIn
 from tests.agreements.helpers import at, principal
-from tests.payments.helpers import account_balance, trial_balance_net, world
+from tests.payments.helpers import account_balance, result_lines, trial_balance_net, world
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
 from tests.web.pages import csrf_from, field_error, input_value, login, text_of
@@ -181,9 +182,18 @@ async def test_heir_payout_from_the_person_page(
         fin, url, action, {"paid_on": "2023-07-11", "payment_note": "转账凭证 0711-01", "pay_confirm": "1"}
     )
     assert r.status_code == 422 and error_at(r.text, "paid_on") == "支付日期不能晚于今天"
-    r = await post_form(
-        fin, url, action, {"paid_on": "2023-07-10", "payment_note": "转账凭证 0710-01", "pay_confirm": "1"}
-    )
+    # June, the month of death, is not paid yet: the account's balance is not known until it is.
+    paying = {"paid_on": "2023-07-10", "payment_note": "转账凭证 0710-01", "pay_confirm": "1"}
+    r = await post_form(fin, url, action, paying)
+    assert r.status_code == 409
+    assert "去世当月及以前尚有 1 个月养老金未发放到账（2023-06）" in text_of(r.text)
+    fin_p, fin2_p = await principal(db, "fin"), await principal(db, "fin2")
+    june = (await service.generate_pension_batch(db, fin_p, date(2023, 6, 1), as_of=date(2023, 7, 10))).batch
+    await service.approve_batch(db, fin2_p, june.id)
+    await service.export_batch(db, fin_p, june.id, "psbc")
+    answer = bankfiles.result_file("psbc", june.number, await result_lines(db, june))
+    await service.import_results(db, fin_p, june.id, fmt="psbc", filename="r.txt", content=answer)
+    r = await post_form(fin, url, action, paying)
     assert r.status_code == 303 and r.headers["location"] == f"{url}#death"
     page = await fin.get(url)
     heir = await db.scalar(select(HeirPayment).where(HeirPayment.enrollment_id == enrollment.id))

@@ -503,6 +503,8 @@ async def test_household_tabs_are_honest(client: httpx.AsyncClient, seed: Any) -
     household = seed.households["h1"]
     assert f'href="/households/{household}" aria-current="page">家庭成员</a>' in page.text
     assert f'<a class="tab" href="/households/{household}#history">操作记录</a>' in page.text
+    # 付款: the compensation tranches, on the agreements page
+    assert f'<a class="tab" href="/households/{household}/agreements#tranches">付款</a>' in page.text
     from app.web.templating import HOUSEHOLD_TABS
 
     for tab in HOUSEHOLD_TABS:
