@@ -133,3 +133,25 @@ def pinned_clock() -> Any:
 
     yield _pin
     clock.set_clock(None)
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[Any]:
+    """Page clients as browsers: ``await browser("fin")`` is a client signed in as fin (closed at the end)."""
+    from tests.web.pages import BROWSER_ACCEPT, login
+
+    clients: list[httpx.AsyncClient] = []
+
+    async def open_as(username: str) -> httpx.AsyncClient:
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+        clients.append(c)
+        await login(c, username)
+        return c
+
+    yield open_as
+    for c in clients:
+        await c.aclose()

@@ -4,43 +4,12 @@ lottery and allocates in turn, the household tab shows the flat."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.flats.factories import make_household, make_project
-from tests.web.pages import csrf_from, field_error, login, text_of
-
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Any]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Accept": BROWSER_ACCEPT},
-        )
-        clients.append(c)
-        await login(c, username)
-        return c
-
-    yield open_as
-    for c in clients:
-        await c.aclose()
-
-
-async def post_form(c: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
-    r = await c.get(page)
-    assert r.status_code == 200, r.text
-    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)})
+from tests.web.pages import field_error, post_form, text_of
 
 
 async def test_web_flow(browser: Any, db: AsyncSession, seed: Any) -> None:

@@ -5,12 +5,8 @@ the heir payout recorded from a deceased pensioner's page."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 
-import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,38 +22,10 @@ from tests.agreements.helpers import at, principal
 from tests.payments.helpers import account_balance, result_lines, trial_balance_net, world
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
-from tests.web.pages import csrf_from, field_error, input_value, login, text_of
+from tests.web.pages import Browser, csrf_from, field_error, input_value, post_form, text_of
 
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 OLD = date(1955, 5, 5)
 TODAY = date(2023, 6, 5)
-
-Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Browser]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Accept": BROWSER_ACCEPT},
-        )
-        clients.append(c)
-        await login(c, username)
-        return c
-
-    yield open_as
-    for c in clients:
-        await c.aclose()
-
-
-async def post_form(c: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
-    r = await c.get(page)
-    assert r.status_code == 200, r.text
-    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)})
 
 
 def error_at(page: str, name: str) -> str | None:

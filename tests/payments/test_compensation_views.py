@@ -6,10 +6,9 @@ user approves it, the bank file is exported and the bank's result imported, and 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
@@ -25,37 +24,16 @@ from app.socialsecurity.service import account_cipher
 from tests.agreements.helpers import at, principal
 from tests.agreements.test_service import noticed_case
 from tests.payments.helpers import account_balance
-from tests.payments.test_views import BROWSER_ACCEPT, Borrowed, error_at, post_form, run_job
+from tests.payments.test_views import Borrowed, error_at, run_job
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
-from tests.web.pages import login
+from tests.web.pages import Browser, post_form
 
 TODAY = date(2022, 9, 26)
 NET = 9_470_000  # 94,700.00: domain.md's worked example after the flat price
 ACCOUNT = "6221 8800 0000 0001"
 DIGITS = ACCOUNT.replace(" ", "")
 MASKED = "6221 **** **** 0001"
-
-Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Browser]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Accept": BROWSER_ACCEPT},
-        )
-        clients.append(c)
-        await login(c, username)
-        return c
-
-    yield open_as
-    for c in clients:
-        await c.aclose()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from io import BytesIO
@@ -27,33 +27,11 @@ from tests.agreements.helpers import at, principal
 from tests.payments.helpers import result_lines, world
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
-from tests.web.pages import csrf_from, field_error, login, text_of
+from tests.web.pages import Browser, field_error, post_form, text_of
 
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OLD = date(1955, 5, 5)  # a pensioner from 2023-06
 TODAY = date(2023, 6, 5)
-
-Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Browser]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Accept": BROWSER_ACCEPT},
-        )
-        clients.append(c)
-        await login(c, username)
-        return c
-
-    yield open_as
-    for c in clients:
-        await c.aclose()
 
 
 class Borrowed:
@@ -82,18 +60,6 @@ def job_sessions(app: FastAPI, db: AsyncSession) -> Iterator[Borrowed]:
     borrowed = Borrowed(db)
     app.state.sessionmaker = borrowed
     yield borrowed
-
-
-async def post_form(
-    c: httpx.AsyncClient,
-    page: str,
-    action: str,
-    data: dict[str, str],
-    files: dict[str, tuple[str, bytes, str]] | None = None,
-) -> httpx.Response:
-    r = await c.get(page)
-    assert r.status_code == 200, r.text
-    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)}, files=files)
 
 
 async def run_job(c: httpx.AsyncClient, sessions: Borrowed, r: httpx.Response) -> str:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from io import BytesIO
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,40 +29,12 @@ from app.socialsecurity.models import AcquisitionBatch, Enrollment, OldPolicyRec
 from app.socialsecurity.schemas import BatchIn, CertificationIn, LandIn, NoticeIn
 from tests.agreements.helpers import principal
 from tests.seed import SEED
-from tests.web.pages import csrf_from, field_error, input_value, login, selected, text_of
+from tests.web.pages import Browser, csrf_from, field_error, input_value, post_form, selected, text_of
 
-BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 VILLAGE = "410727101201"  # 前方庄村: cw_a's village, in rv_a's township
 ANNOUNCED = date(2023, 1, 10)
 APPROVED = date(2023, 5, 20)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Browser]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"Accept": BROWSER_ACCEPT},
-        )
-        clients.append(c)
-        await login(c, username)
-        return c
-
-    yield open_as
-    for c in clients:
-        await c.aclose()
-
-
-async def post_form(c: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
-    r = await c.get(page)
-    assert r.status_code == 200, r.text
-    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)})
 
 
 async def upload(c: httpx.AsyncClient, data: bytes, filename: str = "老政策花名册.xlsx") -> httpx.Response:

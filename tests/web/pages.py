@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -60,3 +61,22 @@ def section(page: str, element_id: str) -> str:
 def text_of(page: str) -> str:
     """The page's visible text, roughly: tags dropped, entities decoded, whitespace collapsed."""
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+# The ``browser`` fixture (tests/conftest.py): a signed-in page client per username.
+Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+async def post_form(
+    c: httpx.AsyncClient,
+    page: str,
+    action: str,
+    data: dict[str, str],
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+) -> httpx.Response:
+    """GET ``page`` for its CSRF token, then POST ``data`` (and ``files``) to ``action``, as a browser would."""
+    r = await c.get(page)
+    assert r.status_code == 200, r.text
+    return await c.post(action, data={**data, "csrf_token": csrf_from(r.text)}, files=files)
