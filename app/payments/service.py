@@ -373,23 +373,7 @@ def _like(path: str) -> str:
 # lines whose passbook has been fixed, and months claimed earlier without a line) and write one line per person.
 # The register's unique key and the lines' unique (person, period) keep anybody from being paid twice for a month.
 _GENERATE_SQL = f"""
-WITH due AS ({social.DUE_SQL}),
-fresh AS (
-    INSERT INTO pension_months (county_code, area_path, person_hash, month, enrollment_id, start_month,
-                                status, kind, period, amount)
-    SELECT county_code, area_path, person_hash, month, enrollment_id, pension_start_month,
-           CASE WHEN kind = 'suspended' THEN 'suspended' ELSE 'claimed' END,
-           CASE WHEN kind = 'suspended' THEN 'regular' ELSE kind END,
-           CASE WHEN kind = 'suspended' THEN NULL ELSE CAST(:period AS date) END, amount
-    FROM due WHERE register_id IS NULL
-    ON CONFLICT (county_code, person_hash, month) DO NOTHING
-    RETURNING enrollment_id, month, amount, status, kind
-),
-resumed AS (
-    UPDATE pension_months pm SET status = 'claimed', kind = 'back_pay', period = CAST(:period AS date)
-    FROM due WHERE due.register_id = pm.id AND due.kind <> 'suspended' AND pm.status = 'suspended'
-    RETURNING pm.enrollment_id, pm.month, pm.amount
-),
+WITH {social.CLAIM_CTES},
 failed AS (
     SELECT l.id AS line_id, l.enrollment_id, l.period
     FROM payment_lines l

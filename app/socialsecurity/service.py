@@ -1881,6 +1881,30 @@ LEFT JOIN LATERAL (
 """
 
 
+# Claiming what ``DUE_SQL`` found, as common table expressions: ``fresh`` inserts the months not yet in the
+# register (claimed for the period, or suspended), ``resumed`` claims suspended months as back pay once the
+# pensioner is certified again; both return (enrollment_id, month, amount, status, kind) of what they changed.
+# Used by claim_period and by the payments batch, which writes its lines from them in the same statement.
+CLAIM_CTES = f"""
+due AS ({DUE_SQL}),
+fresh AS (
+    INSERT INTO pension_months (county_code, area_path, person_hash, month, enrollment_id, start_month,
+                                status, kind, period, amount)
+    SELECT county_code, area_path, person_hash, month, enrollment_id, pension_start_month,
+           CASE WHEN kind = 'suspended' THEN 'suspended' ELSE 'claimed' END,
+           CASE WHEN kind = 'suspended' THEN 'regular' ELSE kind END,
+           CASE WHEN kind = 'suspended' THEN NULL ELSE CAST(:period AS date) END, amount
+    FROM due WHERE register_id IS NULL
+    ON CONFLICT (county_code, person_hash, month) DO NOTHING
+    RETURNING enrollment_id, month, amount, status, kind
+),
+resumed AS (
+    UPDATE pension_months pm SET status = 'claimed', kind = 'back_pay', period = CAST(:period AS date)
+    FROM due WHERE due.register_id = pm.id AND due.kind <> 'suspended' AND pm.status = 'suspended'
+    RETURNING pm.enrollment_id, pm.month, pm.amount, pm.status, pm.kind
+)"""  # noqa: S608 - the fragment is a constant
+
+
 ALL_IDS = (0, 2**62)
 
 
@@ -1983,29 +2007,13 @@ async def claim_period(
     inserted = await session.execute(
         text(
             f"""
-            WITH due AS ({DUE_SQL}),
-            fresh AS (
-                INSERT INTO pension_months (county_code, area_path, person_hash, month, enrollment_id, start_month,
-                                            status, kind, period, amount)
-                SELECT county_code, area_path, person_hash, month, enrollment_id, pension_start_month,
-                       CASE WHEN kind = 'suspended' THEN 'suspended' ELSE 'claimed' END,
-                       CASE WHEN kind = 'suspended' THEN 'regular' ELSE kind END,
-                       CASE WHEN kind = 'suspended' THEN NULL ELSE CAST(:period AS date) END, amount
-                FROM due WHERE register_id IS NULL
-                ON CONFLICT (county_code, person_hash, month) DO NOTHING
-                RETURNING status, kind, amount
-            ),
-            resumed AS (
-                UPDATE pension_months pm SET status = 'claimed', kind = 'back_pay', period = CAST(:period AS date)
-                FROM due WHERE due.register_id = pm.id AND due.kind <> 'suspended' AND pm.status = 'suspended'
-                RETURNING pm.status, pm.kind, pm.amount
-            )
+            WITH {CLAIM_CTES}
             SELECT
                 count(*) FILTER (WHERE status = 'claimed') AS claimed,
                 count(*) FILTER (WHERE status = 'claimed' AND kind = 'back_pay') AS back_pay,
                 count(*) FILTER (WHERE status = 'suspended') AS suspended,
                 COALESCE(sum(amount) FILTER (WHERE status = 'claimed'), 0) AS amount
-            FROM (SELECT * FROM fresh UNION ALL SELECT * FROM resumed) AS changed
+            FROM (SELECT status, kind, amount FROM fresh UNION ALL SELECT status, kind, amount FROM resumed) AS changed
             """  # noqa: S608 - the fragment is a constant
         ),
         params,
