@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # The address residents reach this service at (``https://anzhi.example.gov.cn``): printed in front of the
     # verification link of an agreement's QR code so a phone can open it. Unset: the path alone.
     public_base_url: str | None = None
+    # The public status lookup (/query): attempts allowed per client address and per ID number, in the notation
+    # of the `limits` library ("30 per 10 minutes"), kept in `public_query_limit_storage` ("memory://" for one
+    # process; "redis://host:6379" or "memcached://…" when several processes serve the site).
+    public_query_limit_per_client: str = "30 per 10 minutes"
+    public_query_limit_per_id: str = "10 per hour"
+    public_query_limit_storage: str = "memory://"
 
     @property
     def is_production(self) -> bool:

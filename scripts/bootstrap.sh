@@ -13,9 +13,10 @@ anzhi_bootstrap() {
     cd -- "$root"
 
     # WeasyPrint (Pango, HarfBuzz subsetting) and CJK fonts at run time; python3 + venv to set up; poppler-utils
-    # (pdffonts, pdftotext, pdftoppm) for the tests that check the PDFs' fonts and text.
+    # (pdffonts, pdftotext, pdftoppm) for the tests that check the PDFs' fonts and text; chromium for the browser
+    # tests (Playwright drives Debian's Chromium: `playwright install` cannot download browsers offline).
     local packages=(python3 python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-        poppler-utils)
+        poppler-utils chromium)
     local missing=() pkg
 
     if command -v dpkg-query >/dev/null 2>&1; then

@@ -46,6 +46,25 @@ def database_url() -> str:
     return _DB.url
 
 
+@pytest.fixture
+def extra_database(request: pytest.FixtureRequest) -> Any:
+    """``make(label)`` → the URL of a new database built by the migrations (dropped at the end of the test), for
+    tests that run the application as a real server with real commits. Synchronous work: call it through
+    ``asyncio.to_thread`` from an async test (Alembic runs its own event loop)."""
+    assert _DB is not None
+    made: list[str] = []
+
+    def make(label: str) -> str:
+        assert _DB is not None
+        url = dbsetup.create_extra(_DB, label)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        dbsetup.drop_extra(_DB, url)
+
+
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     from app.config import get_settings

@@ -71,6 +71,23 @@ def create() -> TestDatabase:
     )
 
 
+def create_extra(db: TestDatabase, label: str) -> str:
+    """Another database on the same server, built by the migrations: for a test that runs the app as a real
+    server, which must commit. Dropped by ``drop_extra``."""
+    name = f"{db.names[0]}_{label}"
+    asyncio.run(
+        _admin(db.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    )
+    url = make_url(db.url).set(database=name).render_as_string(hide_password=False)
+    upgrade_to_head(url)
+    return url
+
+
+def drop_extra(db: TestDatabase, url: str) -> None:
+    name = make_url(url).database
+    asyncio.run(_admin(db.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def drop(db: TestDatabase) -> None:
     if db.server is None:
         asyncio.run(_admin(db.admin_dsn, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in db.names)))

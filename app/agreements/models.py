@@ -50,6 +50,7 @@ class NoticeEntry(Base):
     """A household on a notice, with the assessment that was shown."""
 
     __tablename__ = "notice_entries"
+    __table_args__ = (Index("ix_notice_entries_household", "household_id"),)
 
     notice_id: Mapped[int] = mapped_column(
         ForeignKey("public_notices.id", ondelete="RESTRICT"), primary_key=True

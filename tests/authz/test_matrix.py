@@ -1369,6 +1369,8 @@ _ROUTES = [
     web("GET", "/audit", AUDIT),
     web("GET", "/audit/verify", AUDIT),
     web("POST", "/audit/verify", AUDIT, body=no_fields, ok=frozenset({200})),
+    # ---- issue 6: roster import and XLSX exports (add entries below this line)
+    # ---- issue 6: dashboards (add entries below this line)
 ]
 ROUTES: dict[tuple[str, str], Op] = {op.key: op for op in _ROUTES}
 assert len(ROUTES) == len(_ROUTES), "a route is described twice"
@@ -1392,6 +1394,11 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/verify/agreement/{number}"),
         # The published lottery: seed, algorithm and order with masked names, for residents to recheck.
         ("GET", "/public/lotteries/{lottery_id}"),
+        # 群众查询: a resident's own case by ID number and name (POSTed, never in the URL), masked, rate-limited;
+        # an unknown number, another name and a malformed number get the same answer (tests/public).
+        ("GET", "/query"),
+        ("POST", "/query"),
+        ("POST", "/api/v1/public/status"),
     }
 )
 

@@ -1,0 +1,1 @@
+"""群众查询: the public status lookup by ID number and name."""
