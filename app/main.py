@@ -92,6 +92,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ok"})
 
+    # The public lookup first: Starlette tries routes in order, and this is the path residents hammer (a few
+    # hundred staff routes before it cost more per request than its query, bench/bench_public_query.py).
+    from app.public import api as public_api
+    from app.public import views as public_views
+
+    app.include_router(public_api.router)
+    app.include_router(public_views.router, include_in_schema=False)
     from app.audit import api as audit_api
     from app.audit import views as audit_views
     from app.auth import api as auth_api
@@ -136,14 +143,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(payments_views.router, include_in_schema=False)
     app.include_router(ledger_views.router, include_in_schema=False)
     from app.dashboard import views as dashboard_views
-    from app.public import views as public_views
     from app.roster import views as roster_views
 
-    for module in (dashboard_views, roster_views, public_views):
+    for module in (dashboard_views, roster_views):
         app.include_router(module.router, include_in_schema=False)
-    from app.public import api as public_api
-
-    app.include_router(public_api.router)
     _install_docs(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _ = get_settings  # settings are read in the lifespan, never at import

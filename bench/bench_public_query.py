@@ -62,6 +62,8 @@ def bench_app() -> FastAPI:
         found = row.first()
         return {"found": found is not None}
 
+    # First in the route list, as the public lookup is: routes are tried in order.
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
 
 

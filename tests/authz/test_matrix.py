@@ -1371,6 +1371,14 @@ _ROUTES = [
     web("POST", "/audit/verify", AUDIT, body=no_fields, ok=frozenset({200})),
     # ---- issue 6: roster import and XLSX exports (add entries below this line)
     # ---- issue 6: dashboards (add entries below this line)
+    # 工作进度: figures of the caller's areas only; a project with none of its villages there, or a village
+    # outside them, is not found. Read-only: nothing is written, not even to the audit trail.
+    web("GET", "/dashboard", R),
+    web("GET", "/dashboard.pdf", R),
+    web("GET", "/dashboard/projects/{project_id}", R),
+    web("GET", "/dashboard/projects/{project_id}.pdf", R),
+    web("GET", "/dashboard/villages/{village_id}", R),
+    web("GET", "/dashboard/villages/{village_id}.pdf", R),
 ]
 ROUTES: dict[tuple[str, str], Op] = {op.key: op for op in _ROUTES}
 assert len(ROUTES) == len(_ROUTES), "a route is described twice"
