@@ -19,7 +19,10 @@ Definitions (what the pages and the PDF say under each figure):
   the bank's paid outcomes of compensation lines; outstanding = committed − paid, split into due (condition met,
   not yet paid, including money with the bank) and awaiting its condition.
 * pensioners: enrollments (参保); drawing = alive and their pension month has come; paid = the bank's paid
-  outcomes of pension lines. "This month" is by the day the bank's result was recorded.
+  outcomes of pension lines, plus the months the register records as paid outside a batch (paid before the
+  system took over, 历史发放: ``pension_months.status = 'paid'``; a month paid through a batch stays ``claimed``
+  there and is counted once, from its line). "This month" is by the day the bank's result (or the register's
+  paid date) was recorded.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,7 +64,7 @@ from app.households import service as households
 from app.households.models import Household, Member
 from app.payments.models import CompensationTranche, LineOutcome, PaymentLine
 from app.plans.models import Project, ProjectVillage
-from app.socialsecurity.models import AcquisitionBatch, Enrollment
+from app.socialsecurity.models import AcquisitionBatch, Enrollment, PensionMonth
 
 ScopeKind = Literal["area", "project", "village"]
 
@@ -381,6 +385,39 @@ class _Paid:
     month_people: int = 0
 
 
+async def _pension_paid(session: AsyncSession, scope: Scope, today: date) -> _Paid:
+    """Pensions paid to date and this month: the bank's paid lines and the register's months paid outside a batch."""
+    hh = _households(scope)
+    enrolled = (
+        select(Enrollment.id).join(hh, hh.c.id == Enrollment.household_id).where(_batch_of_project(scope))
+    )
+    by_bank = (
+        select(
+            PaymentLine.enrollment_id.label("e"),
+            PaymentLine.amount.label("amount"),
+            LineOutcome.resolved_on.label("on"),
+        )
+        .join(LineOutcome, and_(LineOutcome.line_id == PaymentLine.id, LineOutcome.paid))
+        .where(PaymentLine.enrollment_id.in_(enrolled), LineOutcome.resolved_on <= today)
+    )
+    on_record = select(PensionMonth.enrollment_id, PensionMonth.amount, PensionMonth.paid_on).where(
+        PensionMonth.status == "paid", PensionMonth.enrollment_id.in_(enrolled), PensionMonth.paid_on <= today
+    )
+    paid = union_all(by_bank, on_record).subquery()
+    this_month = paid.c.on >= rules.month_start(today)
+    total, month, people, month_people = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(paid.c.amount), 0),
+                func.coalesce(func.sum(paid.c.amount).filter(this_month), 0),
+                func.count(distinct(paid.c.e)),
+                func.count(distinct(paid.c.e)).filter(this_month),
+            )
+        )
+    ).one()
+    return _Paid(int(total), int(month), int(people), int(month_people))
+
+
 async def _paid(session: AsyncSession, scope: Scope, today: date) -> dict[str, _Paid]:
     """What the bank paid to date and this month, by kind (``compensation``, ``pension``)."""
     hh = _households(scope)
@@ -472,8 +509,8 @@ async def progress(session: AsyncSession, scope: Scope, today: date) -> Progress
     require(scope.principal, Perm.REGISTRY_READ)
     total, by_village = await _stages(session, scope)
     committed, due, awaiting = await _owed(session, scope)
-    paid = await _paid(session, scope, today)
-    comp, pension = paid.get("compensation", _Paid()), paid.get("pension", _Paid())
+    comp = (await _paid(session, scope, today)).get("compensation", _Paid())
+    pension = await _pension_paid(session, scope, today)
     enrolled, deceased, drawing = await _enrolled(session, scope, today)
     villages = []
     if scope.village is None:

@@ -119,6 +119,9 @@ paid AS (
     SELECT l.enrollment_id, l.amount, o.resolved_on FROM payment_lines l
     JOIN line_outcomes o ON o.line_id = l.id AND o.paid
     WHERE l.enrollment_id IN (SELECT id FROM enrolled) AND o.resolved_on <= :today
+    UNION ALL
+    SELECT pm.enrollment_id, pm.amount, pm.paid_on FROM pension_months pm
+    WHERE pm.status = 'paid' AND pm.enrollment_id IN (SELECT id FROM enrolled) AND pm.paid_on <= :today
 )
 SELECT
     (SELECT count(*) FROM enrolled) AS enrolled,

@@ -7,11 +7,14 @@ import dataclasses
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import today_in_china
 from app.core.errors import Forbidden, NotFound
 from app.dashboard import rules, service
 from app.dashboard.service import Progress
+from app.demo.load import load_demo
 from tests.agreements.helpers import principal
 from tests.dashboard import world
 from tests.dashboard.expected import Expected, expected
@@ -126,3 +129,20 @@ async def test_other_county_and_roles_without_registry_read(db: AsyncSession) ->
         await service.village_scope(db, adm_y, SEED.areas[QFZ])
     with pytest.raises(Forbidden):
         await service.area_scope(db, dataclasses.replace(adm_y, role="resident"))
+
+
+async def test_pension_months_paid_before_the_system_count_as_paid(db: AsyncSession) -> None:
+    """The demo county's pension history (months the register records as paid, without bank lines) is money paid."""
+    await load_demo(db)
+    fin = await principal(db, "fin")
+    today = today_in_china()
+    p = (await service.progress(db, await service.area_scope(db, fin), today)).pensions
+    want = (await expected(db, prefix=SEED.paths["410727"], today=today)).pensions
+    assert (p.paid_people, p.paid_total, p.paid_month_people, p.paid_month) == (
+        want["paid_people"],
+        want["paid_total"],
+        want["paid_month_people"],
+        want["paid_month"],
+    )
+    on_record = await db.scalar(text("SELECT count(*) FROM pension_months WHERE status = 'paid'"))
+    assert on_record and p.paid_total > 0 and p.paid_people > 0
