@@ -145,6 +145,7 @@ async def test_a_resident_looks_up_their_status_on_a_phone(extra_database: Calla
             assert id_number not in html, "the full ID number never reaches the page"
             assert f"已查到 {mask_name(name)}（{mask_id_number(id_number)}）的记录，前方庄村" in shown
             assert "被征地农民养老金" in shown and "月养老金" in shown
+            assert "本户尚未完成补偿核算，暂无补偿安置信息。" in shown  # the demo has no assessments yet
             assert "下次资格认证" in shown
             assert paid_months[0] in shown
             assert shown.count("已到账") >= len(paid_months[:12])
