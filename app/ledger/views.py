@@ -8,6 +8,7 @@ and its POST checks the permission first. POST → redirect (303) → GET with a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
@@ -19,12 +20,13 @@ from starlette.responses import Response
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, require
 from app.core.clock import format_date_cn, today_in_china
-from app.core.money import InvalidAmount, format_yuan, to_chinese_capital, yuan_to_fen
+from app.core.money import InvalidAmount, fen_to_yuan, format_yuan, to_chinese_capital, yuan_to_fen
 from app.core.params import INT_MAX
 from app.households import service as households
 from app.ledger import service
 from app.ledger.models import ACCOUNT_KINDS
 from app.payments import service as payments
+from app.roster import exports
 from app.web.forms import FormState, attempt, read_form
 from app.web.templating import flash, render
 
@@ -150,6 +152,89 @@ async def _ledger_page(
     )
 
 
+# The balances table's columns (ledger/index.html) and its XLSX download's alike.
+BALANCE_HEADERS = ("科目", "类别", "借方合计（元）", "贷方合计（元）", "余额（元）")
+STATEMENT_HEADERS = ("日期", "凭证号", "摘要", "类型", "借方（元）", "贷方（元）", "余额（元）", "发放批次")
+STATEMENT_EXPORT_LIMIT = 1_000_000
+
+
+@router.get("/ledger/balances.xlsx")
+async def balances_xlsx(
+    session: Session, principal: WebPrincipal, village_id: VillageQuery = None
+) -> Response:
+    """科目余额 (all accounts, or one village's) with the 合计 row, as XLSX; the download is audited."""
+    require(principal, Perm.LEDGER_READ)
+    villages = {v.village.id: v.village.name for v in await households.list_villages(session, principal)}
+    chosen = _village_id(village_id)
+    chosen = chosen if chosen in villages else None
+    rows = await service.balances(session, principal, village_id=chosen)
+    cells: list[tuple[object, ...]] = [
+        (
+            f"{r.name} {r.code}",
+            r.kind_label,
+            fen_to_yuan(r.debit),
+            fen_to_yuan(r.credit),
+            fen_to_yuan(r.balance),
+        )
+        for r in rows
+    ]
+    cells.append(
+        ("合计", "", fen_to_yuan(sum(r.debit for r in rows)), fen_to_yuan(sum(r.credit for r in rows)), "")
+    )
+    name = villages.get(chosen or 0, "")
+    return await exports.audited_xlsx(
+        session,
+        principal,
+        what="ledger_balances",
+        detail={"village": name or None},
+        title="科目余额",
+        headers=BALANCE_HEADERS,
+        rows=cells,
+        text_columns=(2, 3, 4),
+        filename=f"科目余额{'-' + name if name else ''}-{today_in_china().isoformat()}.xlsx",
+    )
+
+
+@router.get("/ledger/accounts/{account_id}/statement.xlsx")
+async def statement_xlsx(session: Session, principal: WebPrincipal, account_id: AccountId) -> Response:
+    """科目明细账 (every line, the page shows the last 500) as XLSX; the download is audited."""
+    account, lines = await service.statement(session, principal, account_id, limit=STATEMENT_EXPORT_LIMIT)
+    batches = await _batch_numbers(session, principal, lines)
+    cells = [
+        (
+            format_date_cn(line.posted_on),
+            line.transaction_id,
+            line.memo,
+            line.kind,
+            fen_to_yuan(line.debit) if line.debit else "",
+            fen_to_yuan(line.credit) if line.credit else "",
+            fen_to_yuan(line.balance),
+            batches.get(line.batch_id, "") if line.batch_id is not None else "",
+        )
+        for line in lines
+    ]
+    return await exports.audited_xlsx(
+        session,
+        principal,
+        what="ledger_statement",
+        detail={"account": account.code},
+        title=f"科目明细账 {account.code}",
+        headers=STATEMENT_HEADERS,
+        rows=cells,
+        text_columns=(4, 5, 6),
+        filename=f"科目明细账-{account.code}.xlsx",
+    )
+
+
+async def _batch_numbers(
+    session: AsyncSession, principal: Principal, lines: Sequence[service.StatementLine]
+) -> dict[int, str]:
+    batches: dict[int, str] = {}
+    for batch_id in {line.batch_id for line in lines if line.batch_id is not None}:
+        batches[batch_id] = (await payments.get_batch(session, principal, batch_id)).number
+    return batches
+
+
 @router.get("/ledger")
 async def ledger_home(
     request: Request, session: Session, principal: WebPrincipal, village_id: VillageQuery = None
@@ -215,9 +300,7 @@ async def statement(
     request: Request, session: Session, principal: WebPrincipal, account_id: AccountId
 ) -> HTMLResponse:
     account, lines = await service.statement(session, principal, account_id, limit=STATEMENT_LIMIT)
-    batches: dict[int, str] = {}
-    for batch_id in {line.batch_id for line in lines if line.batch_id is not None}:
-        batches[batch_id] = (await payments.get_batch(session, principal, batch_id)).number
+    batches = await _batch_numbers(session, principal, lines)
     return render(
         request,
         "ledger/account.html",

@@ -39,6 +39,8 @@ from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.idcard import mask_id_number, parse_id_number
 from app.core.money import fen_to_yuan, yuan_to_fen
+from app.core.xlsx import RowError
+from app.core.xlsx import RowsInvalid as RowsInvalid
 from app.households.models import Household, Member
 from app.households.service import id_cipher
 from app.ledger import rules as ledger_rules
@@ -59,7 +61,6 @@ from app.socialsecurity.models import (
     Passbook,
     PensionMonth,
 )
-from app.socialsecurity.roster import RowError
 from app.socialsecurity.schemas import (
     BatchIn,
     BatchUpdate,
@@ -76,14 +77,6 @@ from app.socialsecurity.schemas import (
 BATCH_NOT_FOUND = "找不到该征地批次，或它不在您负责的区域内"
 ENROLLMENT_NOT_FOUND = "找不到该参保人员，或其不在您负责的区域内"
 PERSON_NOT_FOUND = "户籍登记中找不到该身份证号的人员，或其不在您负责的区域内"
-
-
-class RowsInvalid(InvalidInput):
-    """A whole import refused: every row that is wrong, with the column and why."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        super().__init__(f"导入被拒绝：{len(errors)} 处错误，未保存任何数据。请改正后重新导入。")
-        self.errors = list(errors)
 
 
 @lru_cache(maxsize=4)

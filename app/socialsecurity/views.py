@@ -38,6 +38,7 @@ from app.households import service as households
 from app.households.views import household_frame
 from app.plans import service as plans
 from app.plans.service import user_names
+from app.roster import exports
 from app.socialsecurity import roster, rules, service
 from app.socialsecurity.models import BATCH_STATUSES, ENROLLMENT_STATUSES, AcquisitionBatch
 from app.socialsecurity.schemas import (
@@ -419,6 +420,62 @@ async def batch_page(
 ) -> HTMLResponse:
     return await _batch_page(
         request, session, principal, batch_id, show=show if show in SHOW_FILTERS else None, page=page
+    )
+
+
+# 参保人员名册's columns, on the batch page (social/batch.html) and in its XLSX download alike.
+LIST_HEADERS = (
+    "序号",
+    "户口簿编号",
+    "姓名",
+    "身份证号",
+    "出生日期",
+    "公告日年龄",
+    "在册人数",
+    "剩余承包地（亩）",
+    "结果",
+    "原因",
+)
+
+
+@router.get("/social-security/batches/{batch_id}/list.xlsx")
+async def batch_list_xlsx(
+    session: Session, principal: WebPrincipal, batch_id: BatchId, show: TextQuery = None
+) -> Response:
+    """参保人员名册 (all pages, the same filter) as XLSX, ID numbers masked; the download is audited."""
+    row = await service.batch_row(session, principal, batch_id)
+    shown = show if show in SHOW_FILTERS else None
+    entries = [
+        e
+        for e in await service.eligibility_list(session, principal, batch_id)
+        if shown is None or e.eligible == (shown == "eligible")
+    ]
+    cells = [
+        (
+            index,
+            e.register_no,
+            e.name,
+            e.id_number_masked,
+            e.birth_date,
+            e.age_on_announcement,
+            e.household_members,
+            mu_text(e.remaining_mu),
+            "符合" if e.eligible else "不符合",
+            reason_text(e.reasons, e.duplicate_of),
+        )
+        for index, e in enumerate(entries, 1)
+    ]
+    suffix = f"-{SHOW_FILTERS[shown]}" if shown else ""
+    return await exports.audited_xlsx(
+        session,
+        principal,
+        what="eligibility_list",
+        detail={"batch": row.batch.code, "show": shown},
+        title="参保人员名册",
+        headers=LIST_HEADERS,
+        rows=cells,
+        text_columns=(1, 3, 7),
+        filename=f"参保人员名册-{row.batch.code}{suffix}.xlsx",
     )
 
 

@@ -1370,6 +1370,35 @@ _ROUTES = [
     web("GET", "/audit/verify", AUDIT),
     web("POST", "/audit/verify", AUDIT, body=no_fields, ok=frozenset({200})),
     # ---- issue 6: roster import and XLSX exports (add entries below this line)
+    web("GET", "/roster", R),
+    web("GET", "/roster/template.xlsx", R),
+    # Without a file an authorised caller is told to choose one (tests/roster imports for real).
+    web("POST", "/roster/import", W, body=no_fields, ok=frozenset({422})),
+    # Only its starter sees a job: opaque here, tests/roster covers it.
+    web("GET", "/roster/jobs/{job_id}", W),
+    web("GET", "/villages/{village_id}/households.xlsx", R, changes=True),  # every export is audited
+    web(
+        "GET",
+        "/social-security/batches/{batch_id}/list.xlsx",
+        R,
+        kinds={"batch_id": "social_noticed_batch"},
+        changes=True,
+    ),
+    web(
+        "GET",
+        "/payments/{batch_id}/lines.xlsx",
+        LEDGER_R,
+        kinds={"batch_id": "payment_exported_batch"},
+        changes=True,
+    ),
+    web("GET", "/ledger/balances.xlsx", LEDGER_R, changes=True),
+    web(
+        "GET",
+        "/ledger/accounts/{account_id}/statement.xlsx",
+        LEDGER_R,
+        kinds={"account_id": "ledger_account"},
+        changes=True,
+    ),
     # ---- issue 6: dashboards (add entries below this line)
     # 工作进度: figures of the caller's areas only; a project with none of its villages there, or a village
     # outside them, is not found. Read-only: nothing is written, not even to the audit trail.
