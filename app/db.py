@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import DateTime, MetaData, event, func, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -105,7 +106,8 @@ def build_engine(url: str, *, app_role: str | None, pool_size: int = 10, **kwarg
     return engine
 
 
-async def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
+async def usable_app_role(settings: Settings, url: str) -> str | None:
+    """The application role, when the server has it and the login user may switch to it; else None."""
     probe = create_async_engine(to_asyncpg_url(url), poolclass=None)
     try:
         role = settings.db_app_role if await app_role_usable(probe, settings.db_app_role) else None
@@ -113,7 +115,30 @@ async def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
         await probe.dispose()
     if role is None:
         log.warning("database role %s not available; running as the login role", settings.db_app_role)
-    return build_engine(url, app_role=role)
+    return role
+
+
+async def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
+    return build_engine(url, app_role=await usable_app_role(settings, url))
+
+
+async def create_read_pool(url: str, app_role: str | None, size: int = 10) -> asyncpg.Pool:
+    """A bare asyncpg pool for the public lookup, the one path residents hammer: one read-only statement per request,
+    without an ORM session or an explicit transaction (performance.md: the HTTP layer is bound by Python CPU; a
+    session costs several times the query). Its connections run as the application role and refuse every write
+    (``default_transaction_read_only``), both set at connection start so that no reset can undo them; a
+    connection goes back to the pool without the reset round trip, as nothing is left to reset."""
+
+    async def _no_reset(_conn: asyncpg.Connection) -> None:
+        return None
+
+    settings = {"default_transaction_read_only": "on"}
+    if app_role:
+        settings["role"] = app_role
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, reset=_no_reset, server_settings=settings
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.config import get_settings
-from app.db import create_app_engine, make_sessionmaker, resolve_database_url
+from app.db import build_engine, create_read_pool, make_sessionmaker, resolve_database_url, usable_app_role
 from app.migrate import database_at_head
 from app.web.middleware import RequestContextMiddleware
 
@@ -49,12 +50,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = get_settings()
         url = database_url or resolve_database_url(settings)
-        engine = await create_app_engine(settings, url)
+        role = await usable_app_role(settings, url)
+        engine = build_engine(url, app_role=role)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_pool = await create_read_pool(url, role, settings.db_read_pool_size)
+        app.state.read_turns = asyncio.Semaphore(settings.db_read_pool_size)
         try:
             yield
         finally:
+            await app.state.read_pool.close()
             await engine.dispose()
 
     app = FastAPI(

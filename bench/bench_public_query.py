@@ -6,8 +6,8 @@ PostgreSQL, loads the demo county and serves the app with uvicorn, one worker, a
 Each client keeps one HTTP/1.1 connection and sends its requests one after another (a small raw-socket client, so
 that the load generator costs little of the machine's two cores). Residents of the demo county look themselves
 up (9 in 10 with the right name, 1 in 10 with another); the baseline is ``POST /bench/bare`` in the same app: the
-same JSON body, the same session and transaction per request, one indexed ``SELECT`` on the members' lookup
-hash. Printed: requests per second and p50/p99 latency of both, and their ratios. The rate limits are lifted
+same JSON body, one indexed ``SELECT`` on the members' lookup hash through the same asyncpg pool (the baseline of
+performance.md: "HTTP POST running one indexed SELECT (asyncpg pool of 10)"). Printed: requests per second and p50/p99 latency of both, and their ratios. The rate limits are lifted
 for the run (they would otherwise answer 429 after a few requests from one address); target: p99 under 50 ms at
 50 clients.
 """
@@ -30,11 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from app.auth.deps import Session
 from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
 from app.demo.generate import generate
 from app.demo.load import load_demo
@@ -54,12 +52,12 @@ def bench_app() -> FastAPI:
     app = create_app(database_url=os.environ["DATABASE_URL"])
 
     @app.post("/bench/bare")
-    async def bare(session: Session, body: _Body) -> dict[str, Any]:
+    async def bare(request: Request, body: _Body) -> dict[str, Any]:
         digest = hashlib.sha256(body.id_number.encode()).digest()
-        row = await session.execute(
-            text("SELECT id, name FROM members WHERE id_number_hash = :h LIMIT 1"), {"h": digest}
-        )
-        found = row.first()
+        async with request.app.state.read_pool.acquire() as conn:
+            found = await conn.fetchrow(
+                "SELECT id, name FROM members WHERE id_number_hash = $1 LIMIT 1", digest
+            )
         return {"found": found is not None}
 
     # First in the route list, as the public lookup is: routes are tried in order.
@@ -170,8 +168,8 @@ def main() -> None:
         env = {
             **os.environ,
             "DATABASE_URL": url,
-            "PUBLIC_QUERY_LIMIT_PER_CLIENT": "1000000000 per minute",
-            "PUBLIC_QUERY_LIMIT_PER_ID": "1000000000 per minute",
+            "PUBLIC_QUERY_LIMIT_PER_CLIENT": "1000000 per second",
+            "PUBLIC_QUERY_LIMIT_PER_ID": "1000000 per second",
             "LOG_LEVEL": "WARNING",
         }
         command = [

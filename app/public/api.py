@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.auth.deps import Session
 from app.public import gate, rules
 from app.public.schemas import Message, StatusOut, StatusQuery, status_out
 
@@ -23,9 +22,9 @@ NO_STORE = {"Cache-Control": "no-store"}
         429: {"model": Message, "description": "查询过于频繁；Retry-After 为需等待的秒数"},
     },
 )
-async def public_status(request: Request, session: Session, body: StatusQuery) -> JSONResponse:
+async def public_status(request: Request, conn: gate.ReadConnection, body: StatusQuery) -> JSONResponse:
     """按公民身份号码和姓名查询本人的征收安置进度、补偿款发放和被征地农民养老金（均部分隐藏）。"""
-    outcome = await gate.look_up(request, session, body.id_number, body.name)
+    outcome = await gate.look_up(request, conn, body.id_number, body.name)
     if outcome.refusal is not None:
         return JSONResponse(
             {"detail": outcome.refusal.message},

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from app.agreements.rules import mask_name
 from app.core.idcard import InvalidIdNumber, parse_id_number
@@ -26,12 +25,11 @@ from app.public import rules
 
 AGREEMENT_STATES = {"draft": "已出具，待签约", "signed": "已签约"}
 
-_STATUS_SQL = text(
-    """
+_STATUS_SQL = """
 WITH p AS (
     SELECT m.id, m.household_id, m.name, m.id_number_masked
     FROM members m
-    WHERE m.id_number_hash = :hash AND m.name = :name
+    WHERE m.id_number_hash = $1 AND m.name = $2
     ORDER BY (m.status = 'registered') DESC, m.id DESC
     LIMIT 1
 ), h AS (
@@ -60,7 +58,7 @@ WITH p AS (
 ), e AS (
     SELECT e.id, e.county_code, e.enrolled_on, e.monthly_pension, e.pension_start_month, e.status, e.death_date
     FROM enrollments e JOIN h ON e.county_code = h.county_code
-    WHERE e.person_hash = :hash
+    WHERE e.person_hash = $1
 ), pm AS (
     SELECT pm.month, pm.amount, pm.status, pm.kind, pm.paid_on, x.paid, x.exported, x.sent_on
     FROM e JOIN pension_months pm ON pm.enrollment_id = e.id
@@ -69,7 +67,7 @@ WITH p AS (
                (b.exported_at AT TIME ZONE 'Asia/Shanghai')::date AS sent_on
         FROM payment_lines l JOIN payment_batches b ON b.id = l.batch_id
         LEFT JOIN line_outcomes o ON o.line_id = l.id
-        WHERE l.county_code = e.county_code AND l.person_hash = :hash AND l.enrollment_id IS NOT NULL
+        WHERE l.county_code = e.county_code AND l.person_hash = $1 AND l.enrollment_id IS NOT NULL
           AND pm.month = ANY(l.months)
         ORDER BY l.id DESC LIMIT 1
     ) x ON pm.status = 'claimed'
@@ -103,7 +101,6 @@ SELECT json_build_object(
 )
 FROM p
 """
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +165,10 @@ def lookup_digest(id_text: str) -> bytes:
     return id_cipher().lookup_hash(number)
 
 
-async def find_status(session: AsyncSession, digest: bytes, name: str, today: date) -> Status | None:
+async def find_status(conn: asyncpg.Connection, digest: bytes, name: str, today: date) -> Status | None:
     """The resident's case, or None — the same None for an unknown number, another name or a malformed number.
     ``digest`` is ``lookup_digest`` of the number as typed."""
-    raw = await session.scalar(_STATUS_SQL, {"hash": digest, "name": rules.clean_name(name)})
+    raw = await conn.fetchval(_STATUS_SQL, digest, rules.clean_name(name))
     if raw is None:
         return None
     data = raw if isinstance(raw, dict) else json.loads(raw)
