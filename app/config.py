@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # The public status lookup (/query): attempts allowed per client address and per ID number, in the notation
     # of the `limits` library ("30 per 10 minutes"), kept in `public_query_limit_storage` ("memory://" for one
     # process; "redis://host:6379" or "memcached://…" when several processes serve the site).
-    # Connections of the public lookup's read pool (app.db.create_read_pool).
+    # Connections of the public lookup's read pool (app.db.ReadPool).
     db_read_pool_size: int = 20
     public_query_limit_per_client: str = "30 per 10 minutes"
     public_query_limit_per_id: str = "10 per hour"

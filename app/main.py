@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.config import get_settings
-from app.db import build_engine, create_read_pool, make_sessionmaker, resolve_database_url, usable_app_role
+from app.db import ReadPool, build_engine, make_sessionmaker, resolve_database_url, usable_app_role
 from app.migrate import database_at_head
 from app.web.middleware import RequestContextMiddleware
 
@@ -54,8 +53,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         engine = build_engine(url, app_role=role)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.read_pool = await create_read_pool(url, role, settings.db_read_pool_size)
-        app.state.read_turns = asyncio.Semaphore(settings.db_read_pool_size)
+        app.state.read_pool = await ReadPool.open(url, role, settings.db_read_pool_size)
         try:
             yield
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 
 from app.config import get_settings
 from app.core.clock import today_in_china
+from app.db import ReadPool
 from app.public import service
 from app.public.limiter import LookupLimiter, Refusal
 
@@ -35,16 +35,12 @@ class Outcome:
 
 
 async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A connection of the application's read pool (``app.db.create_read_pool``) for one lookup. Tests, which
+    """A connection of the application's read pool (``app.db.ReadPool``) for one lookup. Tests, which
     run the application without its lifespan and bind it to their own transaction, override this dependency."""
-    pool: asyncpg.Pool | None = getattr(request.app.state, "read_pool", None)
-    turn: asyncio.Semaphore | None = getattr(request.app.state, "read_turns", None)
-    if pool is None or turn is None:
+    pool: ReadPool | None = getattr(request.app.state, "read_pool", None)
+    if pool is None:
         raise RuntimeError("the read pool starts with the application's lifespan")
-    # First come, first served: waiters on the pool itself can be overtaken by newcomers again and again (a
-    # released connection goes to whoever asks first), which left one lookup in a hundred waiting a second while
-    # the rest took 20 ms; the semaphore hands each freed turn to the longest waiter.
-    async with turn, pool.acquire() as conn:
+    async with pool.acquire() as conn:
         yield conn
 
 

@@ -47,7 +47,10 @@ class _LocalWindows:
 
     def hit(self, key: str, amount: int, seconds: float, now: float) -> float | None:
         """Count an attempt at ``now``; None when allowed, else the seconds until one is allowed again."""
-        _seconds, times = self._windows.setdefault(key, (seconds, deque()))
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = (seconds, deque())
+        times = window[1]
         while times and times[0] <= now - seconds:
             times.popleft()
         if len(times) >= amount:

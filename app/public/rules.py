@@ -35,16 +35,21 @@ class Step:
     done: bool
 
 
-def clean_name(text: str) -> str:
-    """The name as typed, compared with the register: full-width forms folded, spaces removed (``王 建国``), so a
-    resident is not refused for how their phone's keyboard spaced it."""
+def _folded(text: str) -> str:
+    """Control characters dropped, full-width forms folded, spaces removed."""
     return _SPACES.sub("", unicodedata.normalize("NFKC", _CONTROL.sub("", text)))
+
+
+def clean_name(text: str) -> str:
+    """The name as typed, compared with the register: folded (``王 建国``, full-width letters), so a resident is
+    not refused for how their phone's keyboard spaced it."""
+    return _folded(text)
 
 
 def clean_id_text(text: str) -> str:
     """What is hashed for the per-number limit and, when the number cannot be parsed, for the lookup itself (which
     then finds nothing, in the same time as an unknown number)."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", _CONTROL.sub("", text))).upper()
+    return _folded(text).upper()
 
 
 def timeline(on: dict[str, date | None]) -> list[Step]:
@@ -119,5 +124,5 @@ def next_certification_due(
     if death_date is not None:
         return None
     baseline = social_rules.certification_baseline(enrolled_on, start_month)
-    last = max(baseline, last_certified_on) if last_certified_on else baseline
-    return social_rules.certification_expires(last)
+    certified = [last_certified_on] if last_certified_on else []
+    return social_rules.certification_expires(social_rules.last_certification(baseline, certified, date.max))

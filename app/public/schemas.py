@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.core.money import fen_to_yuan
 from app.public import service
+from app.socialsecurity.rules import format_month
 
 
 class StatusQuery(BaseModel):
@@ -71,10 +72,6 @@ class Message(BaseModel):
     detail: str
 
 
-def _month(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
 def status_out(s: service.Status) -> StatusOut:
     p = s.pension
     return StatusOut(
@@ -101,11 +98,11 @@ def status_out(s: service.Status) -> StatusOut:
         else PensionOut(
             state=p.state,
             enrolled_on=p.enrolled_on,
-            start_month=_month(p.start_month),
+            start_month=format_month(p.start_month),
             monthly_amount=fen_to_yuan(p.monthly_amount),
             months=[
                 PensionMonthOut(
-                    month=_month(x.month),
+                    month=format_month(x.month),
                     amount=fen_to_yuan(x.amount),
                     back_pay=x.back_pay,
                     state=x.state,
