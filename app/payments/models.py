@@ -166,7 +166,8 @@ class BankExport(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id", ondelete="RESTRICT"))
     format: Mapped[str] = mapped_column(String(10))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The file as sent (~85 MB for a province's month): loaded only for a download.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     line_count: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(BigInteger)
@@ -187,7 +188,8 @@ class ResultImport(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id", ondelete="RESTRICT"), index=True)
     format: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The bank's file, kept byte for byte (~90 MB for a province's month): loaded only when asked for.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     line_count: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(BigInteger)

@@ -5,10 +5,12 @@ failures and exceptions, reconciliation, re-issue after a passbook is fixed, and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -380,3 +382,56 @@ async def test_training_result_answers_the_pending_lines_and_never_in_production
     monkeypatch.setattr(service, "get_settings", lambda: production)
     with pytest.raises(NotFound, match="生产环境"):
         await service.training_result(db, fin, batch.id, "psbc")
+
+
+async def test_a_file_that_leaves_lines_out_keeps_the_batch_open_until_they_come(
+    db: AsyncSession, pinned_clock: Pin
+) -> None:
+    """The import counts the batch's lines the file does not mention as pending (one statement classifies the
+    file against every line of the batch): the batch is reconciled only once the last line has its outcome."""
+    await world(db, pinned_clock, [OLD, OLD, OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    first, second, third = await result_lines(db, batch)
+    content = bankfiles.result_file("psbc", batch.number, [first])
+    outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r1.txt", content=content)
+    assert (outcome.paid, outcome.failed, outcome.exceptions) == (1, 0, 0)
+    summary = await service.batch_summary(db, fin, batch.id)
+    assert (summary.paid, summary.pending, summary.batch.status) == (1, 2, "imported")
+    # The rest, with the first listed twice: the repeated reference is an exception, the other two resolve.
+    rest = bankfiles.result_file("psbc", batch.number, [second, third, first, first])
+    outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r2.txt", content=rest)
+    assert (outcome.paid, outcome.exceptions) == (2, 2)
+    summary = await service.batch_summary(db, fin, batch.id)
+    assert (summary.paid, summary.pending, summary.batch.status) == (3, 0, "imported")  # two open exceptions
+    for view in await service.exceptions(db, fin, batch.id, open_only=True):
+        await service.resolve_exception(db, fin, view.exception.id, resolution="dismissed", note="重复回盘")
+    summary = await service.batch_summary(db, fin, batch.id)
+    assert (summary.pending, summary.batch.status) == (0, "reconciled")
+    imports = await service.imports_of(db, fin, batch.id)
+    assert [(i.paid_count, i.exception_count) for i in imports] == [(1, 0), (2, 2)]
+    assert await trial_balance_net(db) == 0
+
+
+async def test_listing_files_leaves_their_bytes_in_the_database(db: AsyncSession, pinned_clock: Pin) -> None:
+    """A province's bank file is ~90 MB: the batch page lists exports and imports without loading them; a
+    download (export again) gets the same bytes."""
+    await world(db, pinned_clock, [OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    db.expunge_all()
+    [export] = await service.exports_of(db, fin, batch.id)
+    assert "content" in sa_inspect(export).unloaded
+    again = await service.export_batch(db, fin, batch.id, export.format)  # the download: the kept bytes
+    assert hashlib.sha256(again.content).digest() == export.sha256 and len(again.content) > 0
+    content = bankfiles.result_file("psbc", batch.number, await result_lines(db, batch))
+    await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=content)
+    db.expunge_all()
+    [result] = await service.imports_of(db, fin, batch.id)
+    assert "content" in sa_inspect(result).unloaded
+    stored = await db.scalar(text("SELECT content FROM result_imports WHERE id = :i"), {"i": result.id})
+    assert stored == content
