@@ -983,7 +983,7 @@ WITH m AS MATERIALIZED (
            CASE
                WHEN s.row_no IS NULL THEN 'absent'
                WHEN l.id IS NULL THEN 'unknown'
-               WHEN CAST(:has_dups AS boolean) AND s.reference = ANY(CAST(:dups AS text[])) THEN 'duplicate'
+               WHEN cardinality(CAST(:dups AS text[])) > 0 AND s.reference = ANY(CAST(:dups AS text[])) THEN 'duplicate'
                WHEN o.line_id IS NOT NULL THEN 'resolved'
                WHEN s.account_hash <> l.account_hash THEN 'account'
                WHEN btrim(s.name) <> btrim(l.payee_name) THEN 'name'
@@ -1012,7 +1012,7 @@ counts AS (
            count(*) FILTER (WHERE line_id IS NOT NULL AND problem IS NOT NULL AND problem <> 'duplicate'
                             AND NOT had_outcome)
            + (SELECT count(DISTINCT d.line_id) FROM m d
-              WHERE CAST(:has_dups AS boolean) AND d.problem = 'duplicate' AND d.line_id IS NOT NULL
+              WHERE cardinality(CAST(:dups AS text[])) > 0 AND d.problem = 'duplicate' AND d.line_id IS NOT NULL
                 AND NOT d.had_outcome) AS pending
     FROM m
 ),
@@ -1138,7 +1138,6 @@ async def import_results(
                     "prefix": prefix,
                     "prefix_len": len(prefix),
                     "ref_len": len(prefix) + 7,
-                    "has_dups": bool(dups),
                     "dups": dups,
                     "format": fmt,
                     "filename": filename[:200],
@@ -1369,20 +1368,19 @@ async def _overpaid_after_death(
 async def _advance(session: AsyncSession, batch: PaymentBatch, *, pending: int | None = None) -> None:
     """imported once results came in; reconciled once every line has its outcome and no exception is open.
     ``pending``: the lines still without an outcome, when the caller has just counted them."""
-    state = (
-        await session.execute(
+    if pending is None:
+        pending = await session.scalar(
             text(
-                """
-                SELECT CASE WHEN CAST(:pending AS bigint) IS NOT NULL THEN CAST(:pending AS bigint)
-                       ELSE (SELECT count(*) FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id
-                             WHERE l.batch_id = :batch AND o.line_id IS NULL) END AS pending,
-                       (SELECT count(*) FROM bank_exceptions WHERE batch_id = :batch AND resolution IS NULL) AS open
-                """
+                "SELECT count(*) FROM payment_lines l LEFT JOIN line_outcomes o ON o.line_id = l.id "
+                "WHERE l.batch_id = :batch AND o.line_id IS NULL"
             ),
-            {"batch": batch.id, "pending": pending},
+            {"batch": batch.id},
         )
-    ).one()
-    batch.status = "reconciled" if state.pending == 0 and state.open == 0 else "imported"
+    open_ = await session.scalar(
+        text("SELECT count(*) FROM bank_exceptions WHERE batch_id = :batch AND resolution IS NULL"),
+        {"batch": batch.id},
+    )
+    batch.status = "reconciled" if pending == 0 and open_ == 0 else "imported"
     await session.flush()
 
 
