@@ -164,7 +164,11 @@ def serve(
     if demo:
         typer.echo(DEMO_HINT)
     uvicorn.run(
-        create_app(database_url=url), host=host, port=port, workers=1, log_level=settings.log_level.lower()
+        create_app(database_url=url, serving=True),
+        host=host,
+        port=port,
+        workers=1,
+        log_level=settings.log_level.lower(),
     )
 
 

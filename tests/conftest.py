@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -114,7 +115,6 @@ def app(db: AsyncSession) -> FastAPI:
     """The application with its unit of work bound to the test's transaction."""
     from app.db import get_session
     from app.main import create_app
-    from app.public.gate import read_connection
 
     application = create_app()
 
@@ -126,13 +126,16 @@ def app(db: AsyncSession) -> FastAPI:
             await db.rollback()
             raise
 
-    async def _read_connection() -> AsyncIterator[Any]:
-        # The public lookup reads through a bare asyncpg connection: here, the test's own (its transaction).
-        raw = await (await db.connection()).get_raw_connection()
-        yield raw.driver_connection
+    class _OwnConnection:
+        """The public lookup reads through a bare asyncpg connection: here, the test's own (its transaction)."""
+
+        @asynccontextmanager
+        async def acquire(self) -> AsyncIterator[Any]:
+            raw = await (await db.connection()).get_raw_connection()
+            yield raw.driver_connection
 
     application.dependency_overrides[get_session] = _session
-    application.dependency_overrides[read_connection] = _read_connection
+    application.state.read_pool = _OwnConnection()
     return application
 
 

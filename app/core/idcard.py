@@ -16,6 +16,7 @@ _CHECK_CHARS = "10X98765432"
 _EARLIEST_BIRTH = date(1900, 1, 1)
 _SHAPE_18 = re.compile(r"\d{17}[\dX]")
 _SHAPE_15 = re.compile(r"\d{15}")
+_SPACES = re.compile(r"\s+")
 
 
 class InvalidIdNumber(ValueError):
@@ -70,7 +71,7 @@ def parse_id_number(text: str, *, today: date | None = None) -> IdNumber:
     """
     if not isinstance(text, str):
         raise InvalidIdNumber("身份证号应为文本")
-    raw = re.sub(r"\s+", "", text).upper()
+    raw = _SPACES.sub("", text).upper()
     if not raw:
         raise InvalidIdNumber("请填写身份证号")
     today = today or date.today()
@@ -78,18 +79,17 @@ def parse_id_number(text: str, *, today: date | None = None) -> IdNumber:
         if not _SHAPE_15.fullmatch(raw):
             raise InvalidIdNumber("15位旧身份证号只能包含数字")
         first17 = raw[:6] + "19" + raw[6:]
-        _birth_date(first17[6:14], today)
+        born = _birth_date(first17[6:14], today)
         raw = first17 + check_digit(first17)
     elif len(raw) == 18:
         if not _SHAPE_18.fullmatch(raw):
             raise InvalidIdNumber("身份证号前17位只能是数字，最后一位是数字或 X")
-        _birth_date(raw[6:14], today)
+        born = _birth_date(raw[6:14], today)
         expected = check_digit(raw[:17])
         if raw[17] != expected:
             raise InvalidIdNumber(f"身份证号校验位错误：最后一位应为 {expected}")
     else:
         raise InvalidIdNumber(f"身份证号应为18位（旧证15位），现在是{len(raw)}位")
-    born = _birth_date(raw[6:14], today)
     sex = "M" if int(raw[16]) % 2 == 1 else "F"
     return IdNumber(number=raw, birth_date=born, sex=sex, area_code=raw[:6])
 

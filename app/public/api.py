@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.public import gate, rules
 from app.public.schemas import Message, StatusOut, StatusQuery, status_out
@@ -22,9 +22,9 @@ NO_STORE = {"Cache-Control": "no-store"}
         429: {"model": Message, "description": "查询过于频繁；Retry-After 为需等待的秒数"},
     },
 )
-async def public_status(request: Request, conn: gate.ReadConnection, body: StatusQuery) -> JSONResponse:
+async def public_status(request: Request, body: StatusQuery) -> Response:
     """按公民身份号码和姓名查询本人的征收安置进度、补偿款发放和被征地农民养老金（均部分隐藏）。"""
-    outcome = await gate.look_up(request, conn, body.id_number, body.name)
+    outcome = await gate.look_up(request, body.id_number, body.name)
     if outcome.refusal is not None:
         return JSONResponse(
             {"detail": outcome.refusal.message},
@@ -33,4 +33,7 @@ async def public_status(request: Request, conn: gate.ReadConnection, body: Statu
         )
     if outcome.status is None:
         return JSONResponse({"detail": rules.NOT_FOUND_MESSAGE}, status_code=404, headers=NO_STORE)
-    return JSONResponse(status_out(outcome.status).model_dump(mode="json"), headers=NO_STORE)
+    # Serialised by pydantic-core straight to JSON: a third of the cost of a dict through json.dumps.
+    return Response(
+        status_out(outcome.status).model_dump_json(), media_type="application/json", headers=NO_STORE
+    )

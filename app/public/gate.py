@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Protocol
 
 import asyncpg
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 
 from app.config import get_settings
 from app.core.clock import today_in_china
-from app.db import ReadPool
 from app.public import service
 from app.public.limiter import LookupLimiter, Refusal
 
@@ -34,24 +33,30 @@ class Outcome:
     refusal: Refusal | None
 
 
-async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A connection of the application's read pool (``app.db.ReadPool``) for one lookup. Tests, which
-    run the application without its lifespan and bind it to their own transaction, override this dependency."""
-    pool: ReadPool | None = getattr(request.app.state, "read_pool", None)
+class ConnectionSource(Protocol):
+    """Where a lookup gets its connection: the application's ``ReadPool``; in tests, their own transaction."""
+
+    def acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
+
+
+def read_pool_of(app: FastAPI) -> ConnectionSource:
+    pool: ConnectionSource | None = getattr(app.state, "read_pool", None)
     if pool is None:
         raise RuntimeError("the read pool starts with the application's lifespan")
-    async with pool.acquire() as conn:
-        yield conn
+    return pool
 
 
-ReadConnection = Annotated[asyncpg.Connection, Depends(read_connection)]
-
-
-async def look_up(request: Request, conn: asyncpg.Connection, id_text: str, name: str) -> Outcome:
+async def look_up(request: Request, id_text: str, name: str) -> Outcome:
+    """A connection of the read pool is taken here, only for a lookup the limiter lets through (not as a request
+    dependency: FastAPI's shielded clean-up of a yielding dependency cost as much as the query, and a refused
+    client would hold a connection for nothing)."""
     client = request.client.host if request.client else "unknown"
     digest = service.lookup_digest(id_text)
     refusal = limiter_of(request.app).attempt(client, digest)
-    status = None if refusal else await service.find_status(conn, digest, name, today_in_china())
+    status = None
+    if refusal is None:
+        async with read_pool_of(request.app).acquire() as conn:
+            status = await service.find_status(conn, digest, name, today_in_china())
     if log.isEnabledFor(logging.INFO):
         log.info(
             "public lookup: id=%s client=%s result=%s",

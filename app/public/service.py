@@ -9,12 +9,12 @@ number is on record.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import asyncpg
+from pydantic_core import from_json
 
 from app.agreements.rules import mask_name
 from app.core.idcard import InvalidIdNumber, parse_id_number
@@ -171,7 +171,7 @@ async def find_status(conn: asyncpg.Connection, digest: bytes, name: str, today:
     raw = await conn.fetchval(_STATUS_SQL, digest, rules.clean_name(name))
     if raw is None:
         return None
-    data = raw if isinstance(raw, dict) else json.loads(raw)
+    data = raw if isinstance(raw, dict) else from_json(raw)  # pydantic-core: half the time of json.loads
     return _status(data, today)
 
 

@@ -28,7 +28,7 @@ async def query_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/query")
-async def query(request: Request, conn: gate.ReadConnection) -> HTMLResponse:
+async def query(request: Request) -> HTMLResponse:
     values = await read_form(request)
     id_text, name = values.get("id_number", "").strip(), values.get("name", "").strip()
     form = FormState.of(FIELDS, {"id_number": id_text, "name": name})
@@ -38,7 +38,7 @@ async def query(request: Request, conn: gate.ReadConnection) -> HTMLResponse:
         if not name:
             form.add("name", "请填写姓名（与户口簿一致）")
         return _page(request, {"form": form}, status_code=422)
-    outcome = await gate.look_up(request, conn, id_text, name)
+    outcome = await gate.look_up(request, id_text, name)
     if outcome.refusal is not None:
         page = _page(request, {"form": form, "refused": outcome.refusal.message}, status_code=429)
         page.headers["Retry-After"] = str(outcome.refusal.retry_after)

@@ -19,3 +19,9 @@ async def test_api_errors_are_json(client: httpx.AsyncClient, seed: Any) -> None
     assert r.status_code == 404
     assert r.json() == {"detail": "找不到该页面"}
     assert r.headers["X-Request-ID"] and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_every_response_has_its_own_request_id(client: httpx.AsyncClient) -> None:
+    ids = [(await client.get("/healthz")).headers["X-Request-ID"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)

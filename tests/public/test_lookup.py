@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import AbstractAsyncContextManager
 from datetime import date
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -261,6 +263,26 @@ async def test_attempts_are_limited_per_number_and_per_client(
     assert f"id={known[:6]}********{known[-4:]}" in messages[0] and "result=not_found" in messages[0]
     assert any("result=limited:id_number" in m for m in messages)
     assert any("result=found" in m for m in messages)
+
+
+async def test_a_refused_lookup_takes_no_connection(
+    app: FastAPI, client: httpx.AsyncClient, seed: object
+) -> None:
+    """The limiter answers before a connection of the read pool is taken: a client hammering the page does not
+    hold connections that residents' lookups wait for."""
+    own = app.state.read_pool
+    taken: list[int] = []
+
+    class Counting:
+        def acquire(self) -> AbstractAsyncContextManager[Any]:
+            taken.append(1)
+            return cast(AbstractAsyncContextManager[Any], own.acquire())
+
+    app.state.read_pool = Counting()
+    app.state.public_limiter = LookupLimiter("3 per 10 minutes", "100 per hour")
+    answers = [(await _api(client, SEED.id_numbers["h1_head"], "王建国")).status_code for _ in range(6)]
+    assert answers == [200, 200, 200, 429, 429, 429]
+    assert len(taken) == 3
 
 
 async def test_the_limiter_is_made_once_per_application(app: FastAPI) -> None:
