@@ -303,6 +303,7 @@ def _label(statement: str) -> str:
     text = " ".join(statement.split())
     for needle, label in (
         ("CREATE TEMP TABLE result_stage", "create staging table"),
+        ("min(payment_lines.id)", "the batch's line id range"),
         (RECORDING, "classify, record import (file), outcomes, exceptions"),
         ("o.paid, count(*) AS lines", "ledger: outcome totals per village"),
         ("ledger_accounts", "ledger: accounts"),

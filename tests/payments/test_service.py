@@ -325,6 +325,18 @@ async def test_lines_and_outcomes_must_name_what_exists(db: AsyncSession, pinned
         with pytest.raises(DBAPIError, match="does not exist"):
             await db.execute(insert, good | bad)
         await nested.rollback()
+    # Several rows at once: the check reads only the lines in the range of those named; a missing line is found
+    # whether it is the range's low end, its high end or both.
+    two = text(
+        "INSERT INTO line_outcomes (line_id, paid, reason, import_id, resolved_on) "
+        "VALUES (:first, true, '', :import_id, DATE '2023-06-08'), (:second, true, '', :import_id, DATE '2023-06-08')"
+    )
+    missing = await db.scalar(text("SELECT max(id) + 1 FROM payment_lines"))
+    for low, high in ((pending, 2**62), (missing, 2**62), (pending, missing)):
+        nested = await db.begin_nested()
+        with pytest.raises(DBAPIError, match="does not exist"):
+            await db.execute(two, {"first": low, "second": high, "import_id": import_id})
+        await nested.rollback()
     assert await db.scalar(text("SELECT count(*) FROM line_outcomes WHERE line_id = :l"), {"l": pending}) == 0
     nested = await db.begin_nested()
     await db.execute(insert, good | {"import_id": import_id, "exception": None})
