@@ -22,7 +22,6 @@ the seeded households' members; ``social_draft_version`` holds the draft batch's
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,6 +47,7 @@ from app.socialsecurity.models import (
     PensionMonth,
 )
 from app.socialsecurity.service import account_cipher, mask_account
+from tests.idnumbers import fresh_id_number
 from tests.seed import HOUSEHOLDS, SEED
 
 if TYPE_CHECKING:
@@ -73,17 +73,6 @@ FEE, MONTHLY = 24_000_00, 260_00
 CHILD_NAME = "矩阵参保子女"  # the ``social_person``
 ACCOUNT = "622188000000{:07d}"  # the world's passbook numbers: never shown whole
 HEIR_NUMBER = make_id_number("410727", date(1980, 2, 2), 8)
-
-
-# From a random point, then one after another: numbers drawn at random collided once in a CI run (two households
-# of one test world with the same number); consecutive ones do not repeat within a run of up to 3,000,000.
-_FRESH_IDS = itertools.count(secrets.randbelow(3_000_000))
-
-
-def _fresh_id_number(county: str, first: date) -> str:
-    """An ID number nobody has: a day of the ten years from ``first`` and a sequence."""
-    n = next(_FRESH_IDS) % 3_000_000
-    return make_id_number(county, first + timedelta(days=n % 3650), (n // 3650) % 900 + 1)
 
 
 def _batch(village: str, project_id: int, status: str, suffix: str) -> AcquisitionBatch:
@@ -175,7 +164,7 @@ async def add_social(db: AsyncSession, world: World) -> None:
                 register_no=f"MX-SS{secrets.token_hex(3).upper()}",
                 address="矩阵社保户地址",
                 head_name="矩阵参保户主",
-                head_id_number=_fresh_id_number(county, date(1940, 2, 1)),
+                head_id_number=fresh_id_number(county, date(1940, 2, 1)),
             ),
         )
         spouse = await households.add_member(
@@ -184,11 +173,11 @@ async def add_social(db: AsyncSession, world: World) -> None:
             household.id,
             MemberIn(
                 name="矩阵参保配偶",
-                id_number=_fresh_id_number(county, date(1950, 2, 1)),
+                id_number=fresh_id_number(county, date(1950, 2, 1)),
                 relation="spouse",
             ),
         )
-        child_number = _fresh_id_number(county, date(1960, 2, 1))
+        child_number = fresh_id_number(county, date(1960, 2, 1))
         child = await households.add_member(
             db, SYSTEM, household.id, MemberIn(name=CHILD_NAME, id_number=child_number, relation="child")
         )

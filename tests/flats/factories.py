@@ -18,12 +18,12 @@ from app.auth import service as auth
 from app.auth.models import User
 from app.auth.policy import SYSTEM, Principal
 from app.compensation.models import Assessment, AssessmentLine
-from app.core.idcard import make_id_number
 from app.flats.models import Building, Unit
 from app.households import service as households
 from app.households.models import Household
 from app.households.schemas import HouseholdIn
 from app.plans.models import Plan, Project, ProjectVillage
+from tests.idnumbers import fresh_id_number
 from tests.seed import SEED
 
 VILLAGE = "410727101201"  # 前方庄村, cw_a's village
@@ -31,17 +31,6 @@ OTHER_VILLAGE = "410727101202"  # 后方庄村, same township
 PDF = b"%PDF-1.7 test agreement"
 
 _SERIAL = itertools.count(1)
-
-
-# From a random point, then one after another: numbers drawn at random collided once in a CI run (two households
-# of one test world with the same number); consecutive ones do not repeat within a run of up to 3,000,000.
-_FRESH_IDS = itertools.count(secrets.randbelow(3_000_000))
-
-
-def _fresh_id_number(county: str) -> str:
-    """An ID number nobody has: born 1985 + a day."""
-    n = next(_FRESH_IDS) % 3_000_000
-    return make_id_number(county, date(1985, 1, 1) + timedelta(days=n % 3650), (n // 3650) % 900 + 1)
 
 
 async def user_id(session: AsyncSession, username: str) -> int:
@@ -126,7 +115,7 @@ async def make_household(
             register_no=f"FT-{secrets.token_hex(3).upper()}-{n:03d}",
             address="测试地址",
             head_name=head,
-            head_id_number=_fresh_id_number(village[:6]),
+            head_id_number=fresh_id_number(village[:6], date(1985, 1, 1)),
         ),
     )
     household = await session.get(Household, h.id)
