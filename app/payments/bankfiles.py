@@ -49,6 +49,7 @@ __all__ = [
     "ExportLine",
     "ParsedResult",
     "ResultLine",
+    "ResultRecord",
     "export_file",
     "read_result",
     "result_file",
@@ -126,6 +127,10 @@ class ResultLine:
     reason: str = ""
 
 
+# A detail line of a result file: (row_no, seq, account_hash(account), name, amount_fen, reference, paid, reason).
+ResultRecord = tuple[int, int, bytes, str, int, str, bool, str]
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedResult:
     batch_no: str  # from the trailer / 合计 row
@@ -133,8 +138,7 @@ class ParsedResult:
     declared_total: int  # fen, from the trailer
     count: int  # counted from the detail lines
     total: int  # fen, summed from the detail lines
-    # per detail line: (row_no, seq, account_hash(account), name, amount_fen, reference, paid, reason)
-    records: list[tuple[int, int, bytes, str, int, str, bool, str]]
+    records: list[ResultRecord]
 
 
 # ------------------------------------------------------------------------------------------------- writing
@@ -453,18 +457,28 @@ def _fixed_zip(raw: bytes, replace: dict[str, bytes]) -> bytes:
 # ------------------------------------------------------------------------------------------------- reading
 
 
-def read_result(fmt: str, data: bytes, account_hash: Callable[[str], bytes]) -> ParsedResult:
+def read_result(
+    fmt: str,
+    data: bytes,
+    account_hash: Callable[[str], bytes],
+    *,
+    rows_ready: Callable[[list[ResultRecord]], None] | None = None,
+) -> ParsedResult:
     """Parse a bank result file, or refuse it whole with a :class:`BankFileError`.
 
     Each record is ``(row_no, seq, account_hash(account), name, amount_fen, reference, paid, reason)`` where
     ``row_no`` is the physical line (psbc, csv) or sheet row (xlsx), 1-based. The declared count and total of the
     trailer / 合计 row must equal the counted ones.
+
+    ``rows_ready`` is handed the records of the psbc file a part at a time, in order, as they are read (so that
+    they can be stored while the rest is read); the whole file can still be refused after that. The other formats
+    hand over nothing: their records are in the result.
     """
     code = _format(fmt).code
     if not data:
         raise BankFileError("文件是空的")
     if code == "psbc":
-        parsed = _read_psbc(data, account_hash)
+        parsed = _read_psbc(data, account_hash, rows_ready)
     elif code == "csv":
         parsed = _read_table(_csv_rows(data), account_hash, lenient=False)
     else:
@@ -493,7 +507,11 @@ _CHUNK_BYTES = 32 * 1024
 _NEWLINES = b"\r\n"
 
 
-def _read_psbc(data: bytes, account_hash: Callable[[str], bytes]) -> ParsedResult:
+def _read_psbc(
+    data: bytes,
+    account_hash: Callable[[str], bytes],
+    rows_ready: Callable[[list[ResultRecord]], None] | None,
+) -> ParsedResult:
     end = len(data)
     while end and data[end - 1] in _NEWLINES:  # blank lines after the trailer are no content
         end -= 1
@@ -509,16 +527,19 @@ def _read_psbc(data: bytes, account_hash: Callable[[str], bytes]) -> ParsedResul
     declared_count, declared_total, batch_no = trailer
 
     # GBK never uses CR or LF inside a two-byte character, so the bytes can be cut at any LF.
-    records: list[tuple[int, int, bytes, str, int, str, bool, str]] = []
+    records: list[ResultRecord] = []
     total = 0
     pos = 0
     while pos < start:
         cut = data.find(b"\n", pos + _CHUNK_BYTES, start) + 1 or start
-        chunk_total = _psbc_chunk(data[pos:cut], len(records) + 1, account_hash, records)
+        first = len(records)
+        chunk_total = _psbc_chunk(data[pos:cut], first + 1, account_hash, records)
         if chunk_total is None:
             _psbc_diagnose(data)
         total += chunk_total
         pos = cut
+        if rows_ready is not None:
+            rows_ready(records[first:])
     return ParsedResult(batch_no, declared_count, declared_total, len(records), total, records)
 
 
@@ -526,7 +547,7 @@ def _psbc_chunk(
     raw: bytes,
     first_row: int,
     account_hash: Callable[[str], bytes],
-    records: list[tuple[int, int, bytes, str, int, str, bool, str]],
+    records: list[ResultRecord],
 ) -> int | None:
     """Append the records of whole detail lines to ``records`` and return their total, or None if anything is
     wrong (then :func:`_psbc_diagnose` names the line). Works on columns, never line by line."""
@@ -782,7 +803,7 @@ def _read_table(
     header_at = 0
     total_at = 0
     footer: tuple[int, int, str] | None = None
-    records: list[tuple[int, int, bytes, str, int, str, bool, str]] = []
+    records: list[ResultRecord] = []
     total = 0
     for row_no, raw in rows:
         cells = _trimmed(raw)
@@ -840,7 +861,7 @@ def _check_header(row_no: int, cells: list[object]) -> None:
 
 def _table_record(
     row_no: int, cells: list[object], account_hash: Callable[[str], bytes], *, lenient: bool
-) -> tuple[int, int, bytes, str, int, str, bool, str]:
+) -> ResultRecord:
     if len(cells) < _PSBC_FIELDS - 1 or len(cells) > _PSBC_FIELDS:
         raise BankFileError(f"第 {row_no} 行：应有 {_PSBC_FIELDS} 列，实有 {len(cells)} 列")
     cells += [None] * (_PSBC_FIELDS - len(cells))

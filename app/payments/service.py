@@ -10,7 +10,9 @@ status is derived from its outcome, never updated.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -815,19 +817,27 @@ async def _post_export(session: AsyncSession, actor: Principal, batch: PaymentBa
 
 
 async def _export_lines(session: AsyncSession, batch: PaymentBatch) -> list[bankfiles.ExportLine]:
-    rows = await session.execute(
-        text(
-            """
-            SELECT l.seq, l.account_enc, l.payee_name, l.amount, m.id_number_enc
-            FROM payment_lines l
-            LEFT JOIN enrollments e ON e.id = l.enrollment_id
-            LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
-            JOIN members m ON m.id = COALESCE(e.member_id, t.payee_member_id)
-            WHERE l.batch_id = :batch ORDER BY l.seq
-            """
-        ),
-        {"batch": batch.id},
-    )
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT l.seq, l.account_enc, l.payee_name, l.amount, m.id_number_enc
+                FROM payment_lines l
+                LEFT JOIN enrollments e ON e.id = l.enrollment_id
+                LEFT JOIN compensation_tranches t ON t.id = l.tranche_id
+                JOIN members m ON m.id = COALESCE(e.member_id, t.payee_member_id)
+                WHERE l.batch_id = :batch ORDER BY l.seq
+                """
+            ),
+            {"batch": batch.id},
+        )
+    ).all()
+    # Two decryptions a line: a few seconds for a province's batch, in a worker thread so that the server goes on
+    # answering everybody else meanwhile.
+    return await asyncio.to_thread(_decrypted_lines, batch.number, rows)
+
+
+def _decrypted_lines(batch_number: str, rows: Sequence[Any]) -> list[bankfiles.ExportLine]:
     accounts = social.account_cipher()
     ids = id_cipher()
     return [
@@ -837,7 +847,7 @@ async def _export_lines(session: AsyncSession, batch: PaymentBatch) -> list[bank
             name=r.payee_name,
             amount=int(r.amount),
             id_number=ids.decrypt(r.id_number_enc),
-            reference=rules.reference(batch.number, r.seq),
+            reference=rules.reference(batch_number, r.seq),
         )
         for r in rows
     ]
@@ -894,7 +904,7 @@ async def training_result(session: AsyncSession, actor: Principal, batch_id: int
             True,
         )
     )
-    content = bankfiles.result_file(fmt, batch.number, answer)
+    content = await asyncio.to_thread(bankfiles.result_file, fmt, batch.number, answer)
     await audit.record(
         session,
         actor,
@@ -905,6 +915,11 @@ async def training_result(session: AsyncSession, actor: Principal, batch_id: int
         county_code=batch.county_code,
     )
     return content
+
+
+def _written_file(fmt: str, batch_number: str, lines: list[bankfiles.ExportLine]) -> tuple[bytes, bytes]:
+    content = bankfiles.export_file(fmt, batch_number, lines)
+    return content, hashlib.sha256(content).digest()
 
 
 async def export_batch(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> BankExport:
@@ -922,14 +937,15 @@ async def export_batch(session: AsyncSession, actor: Principal, batch_id: int, f
     )
     if kept is None:
         try:
-            content = bankfiles.export_file(fmt, batch.number, await _export_lines(session, batch))
+            lines = await _export_lines(session, batch)
+            content, digest = await asyncio.to_thread(_written_file, fmt, batch.number, lines)
         except bankfiles.BankFileError as exc:
             raise InvalidInput(str(exc), field="format") from None
         kept = BankExport(
             batch_id=batch.id,
             format=fmt,
             content=content,
-            sha256=hashlib.sha256(content).digest(),
+            sha256=digest,
             line_count=batch.line_count,
             total=batch.total,
             exported_by=actor.user_id,
@@ -1073,6 +1089,60 @@ def _repeated(references: Iterable[str]) -> list[str]:
     return sorted(ref for ref, n in Counter(listed).items() if n > 1)
 
 
+def _sha256(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
+
+
+# Staged lines are sent to the database in COPYs of about this many while the rest of the file is read.
+_STAGE_ROWS = 50_000
+
+
+async def _read_and_stage(raw: Any, fmt: str, content: bytes) -> tuple[bankfiles.ParsedResult, list[str]]:
+    """Read the result file in a worker thread and COPY its lines into ``result_stage`` as they are read: the
+    server stores one part while the next is parsed (the two cores work at once), and the event loop goes on
+    serving other requests meanwhile. Returns the file and its repeated references. Raises
+    :class:`bankfiles.BankFileError` (after the thread has ended) when the file is refused; what was staged by
+    then is the caller's to roll back."""
+    loop = asyncio.get_running_loop()
+    parts: asyncio.Queue[list[bankfiles.ResultRecord] | None] = asyncio.Queue()
+    given_up = threading.Event()
+
+    def hand_over(rows: list[bankfiles.ResultRecord]) -> None:
+        if given_up.is_set():
+            raise bankfiles.BankFileError("导入已中止")
+        loop.call_soon_threadsafe(parts.put_nowait, rows)
+
+    def read() -> tuple[bankfiles.ParsedResult, list[str]]:
+        try:
+            parsed = bankfiles.read_result(
+                fmt, content, social.account_cipher().lookup_hasher(), rows_ready=hand_over
+            )
+            return parsed, _repeated(r[5] for r in parsed.records)
+        finally:
+            loop.call_soon_threadsafe(parts.put_nowait, None)
+
+    reading = asyncio.ensure_future(asyncio.to_thread(read))
+    try:
+        staged = 0
+        waiting: list[bankfiles.ResultRecord] = []
+        while (part := await parts.get()) is not None:
+            waiting.extend(part)
+            if len(waiting) >= _STAGE_ROWS:
+                await raw.copy_records_to_table("result_stage", records=waiting, columns=_STAGE_COLUMNS)
+                staged += len(waiting)
+                waiting = []
+        parsed, repeated = await reading
+        rest = waiting + parsed.records[staged + len(waiting) :]  # the other formats hand over nothing
+        if rest:
+            await raw.copy_records_to_table("result_stage", records=rest, columns=_STAGE_COLUMNS)
+        return parsed, repeated
+    except BaseException:
+        given_up.set()
+        # the thread ends (at its next part) before the transaction goes on
+        await asyncio.gather(reading, return_exceptions=True)
+        raise
+
+
 async def _raw_connection(session: AsyncSession) -> Any:
     conn = await session.connection()
     raw = await conn.get_raw_connection()
@@ -1099,7 +1169,7 @@ async def import_results(
         session, actor, batch_id, Perm.PAYMENT_PREPARE, ("exported", "imported", "reconciled"), "import"
     )
     resolved_on = resolved_on or today_in_china()
-    digest = hashlib.sha256(content).digest()
+    digest = await asyncio.to_thread(_sha256, content)
     earlier = await session.scalar(
         select(ResultImport).where(ResultImport.batch_id == batch.id, ResultImport.sha256 == digest)
     )
@@ -1107,31 +1177,28 @@ async def import_results(
         raise Conflict(
             f"该结果文件已于 {earlier.imported_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 导入过（{earlier.filename}），不能重复导入"
         )
-    try:
-        parsed = bankfiles.read_result(fmt, content, social.account_cipher().lookup_hasher())
-    except bankfiles.BankFileError as exc:
-        raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
-    if parsed.batch_no != batch.number:
-        raise InvalidInput(
-            f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入", field="file"
-        )
-    if progress is not None:
-        await progress(1, 4)
     # Matching a million lines hashes the batch's lines and the file's references: let those hash tables and the
     # classification stay in memory for this transaction instead of spilling to disk (the default is 4 MB).
     await session.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
-    await session.execute(
-        text(
-            "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
-            "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
+    # A savepoint: a file refused part way through its reading leaves neither staged lines nor the staging table.
+    async with session.begin_nested():
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
+                "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
+            )
         )
-    )
-    raw = await _raw_connection(session)
-    await raw.copy_records_to_table("result_stage", records=parsed.records, columns=_STAGE_COLUMNS)
+        try:
+            parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
+        except bankfiles.BankFileError as exc:
+            raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
+        if parsed.batch_no != batch.number:
+            raise InvalidInput(
+                f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入", field="file"
+            )
     if progress is not None:
-        await progress(2, 4)
+        await progress(1, 4)
     prefix = batch.number + "-"
-    dups = _repeated(r[5] for r in parsed.records)
     # The range of the batch's line ids, for the outcomes already on record: without it the statement below hashed
     # every outcome ever recorded (0.5 s a month of history on a province's scale, and growing).
     first_line, last_line = (
@@ -1139,6 +1206,8 @@ async def import_results(
             select(func.min(PaymentLine.id), func.max(PaymentLine.id)).where(PaymentLine.batch_id == batch.id)
         )
     ).one()
+    if progress is not None:
+        await progress(2, 4)
     try:
         rows = (
             await session.execute(

@@ -396,6 +396,31 @@ def test_psbc_control_totals_must_match() -> None:
     assert (empty.declared_count, empty.count, empty.records) == (0, 0, [])
 
 
+def test_psbc_hands_over_its_records_in_parts_as_it_reads() -> None:
+    """``rows_ready`` gets every record once, in file order, in several parts (one per chunk read); the other
+    formats hand over nothing, and a refusal can still come after parts were handed over."""
+    results = [
+        answered(line(seq), paid=seq % 9 != 0, reason="" if seq % 9 else "账户冻结") for seq in range(1, 3001)
+    ]
+    data = result_file("psbc", BATCH, results)
+    parts: list[list[bankfiles.ResultRecord]] = []
+    parsed = read_result("psbc", data, account_hash, rows_ready=parts.append)
+    assert len(parts) > 5 and all(parts)
+    assert [r for part in parts for r in part] == parsed.records
+    assert [r[0] for r in parsed.records] == list(range(1, 3001))
+
+    handed: list[list[bankfiles.ResultRecord]] = []
+    read_result("csv", result_file("csv", BATCH, results), account_hash, rows_ready=handed.append)
+    assert handed == []
+
+    lines = data.decode("gbk").split("\r\n")
+    lines[2500] = lines[2500].replace("|260.00|", "|26O.00|")
+    late: list[list[bankfiles.ResultRecord]] = []
+    with pytest.raises(BankFileError, match="第 2501 行"):
+        read_result("psbc", "\r\n".join(lines).encode("gbk"), account_hash, rows_ready=late.append)
+    assert 0 < sum(map(len, late)) < 2500
+
+
 def test_psbc_names_the_right_line_deep_in_a_large_file() -> None:
     results = [answered(line(seq)) for seq in range(1, 4001)]
     lines = result_file("psbc", BATCH, results).decode("gbk").split("\r\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 from datetime import date
 
 import pytest
@@ -447,3 +448,44 @@ async def test_listing_files_leaves_their_bytes_in_the_database(db: AsyncSession
     assert "content" in sa_inspect(result).unloaded
     stored = await db.scalar(text("SELECT content FROM result_imports WHERE id = :i"), {"i": result.id})
     assert stored == content
+
+
+async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
+    db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result file is read in a worker thread and staged a part at a time while the rest is read: a file
+    refused after parts were staged (a broken last line, another batch's number in the trailer) leaves no staged
+    lines, no staging table and no import behind, and the same transaction imports the right file next."""
+    await world(db, pinned_clock, [OLD, OLD, OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    lines = await result_lines(db, batch)
+    monkeypatch.setattr(service, "_STAGE_ROWS", 1)  # a COPY per part: parts are staged before the end
+    monkeypatch.setattr(bankfiles, "_CHUNK_BYTES", 1)  # a part per line
+    readers: list[str] = []
+    read_result = bankfiles.read_result
+
+    def reading(*args: object, **kwargs: object) -> bankfiles.ParsedResult:
+        readers.append(threading.current_thread().name)
+        return read_result(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bankfiles, "read_result", reading)
+    good = bankfiles.result_file("psbc", batch.number, lines)
+    rows = good.decode("gbk").split("\r\n")
+    rows[2] = rows[2].replace("|成功|", "|已处理|")
+    with pytest.raises(InvalidInput, match="整份未导入：第 3 行"):
+        await service.import_results(
+            db, fin, batch.id, fmt="psbc", filename="x.txt", content="\r\n".join(rows).encode("gbk")
+        )
+    other = bankfiles.result_file("psbc", "YL202305-410727", lines)
+    with pytest.raises(InvalidInput, match="不是本批次"):
+        await service.import_results(db, fin, batch.id, fmt="psbc", filename="y.txt", content=other)
+    assert await db.scalar(text("SELECT to_regclass('pg_temp.result_stage')")) is None
+    assert await db.scalar(select(func.count()).select_from(ResultImport)) == 0
+    assert await db.scalar(select(func.count()).select_from(LineOutcome)) == 0
+
+    outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=good)
+    assert (outcome.paid, outcome.failed, outcome.exceptions) == (3, 0, 0)
+    assert len(readers) == 3 and threading.main_thread().name not in readers
