@@ -1102,7 +1102,7 @@ async def _read_and_stage(raw: Any, fmt: str, content: bytes) -> tuple[bankfiles
     server stores one part while the next is parsed (the two cores work at once), and the event loop goes on
     serving other requests meanwhile. Returns the file and its repeated references. Raises
     :class:`bankfiles.BankFileError` (after the thread has ended) when the file is refused; what was staged by
-    then is the caller's to roll back."""
+    then is the caller's to drop."""
     loop = asyncio.get_running_loop()
     parts: asyncio.Queue[list[bankfiles.ResultRecord] | None] = asyncio.Queue()
     given_up = threading.Event()
@@ -1180,14 +1180,13 @@ async def import_results(
     # Matching a million lines hashes the batch's lines and the file's references: let those hash tables and the
     # classification stay in memory for this transaction instead of spilling to disk (the default is 4 MB).
     await session.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
-    # A savepoint: a file refused part way through its reading leaves neither staged lines nor the staging table.
-    async with session.begin_nested():
-        await session.execute(
-            text(
-                "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
-                "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
-            )
+    await session.execute(
+        text(
+            "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
+            "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
         )
+    )
+    try:
         try:
             parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
         except bankfiles.BankFileError as exc:
@@ -1196,6 +1195,10 @@ async def import_results(
             raise InvalidInput(
                 f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入", field="file"
             )
+    except InvalidInput:
+        # refused after parts were staged: the staging table goes, with them; the transaction goes on
+        await session.execute(text("DROP TABLE result_stage"))
+        raise
     if progress is not None:
         await progress(1, 4)
     prefix = batch.number + "-"
