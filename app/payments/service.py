@@ -1012,10 +1012,7 @@ WITH m AS MATERIALIZED (
     FULL JOIN (
         SELECT id, seq, account_hash, payee_name, amount, area_path, tranche_id, account_part, pool_part
         FROM payment_lines WHERE batch_id = CAST(:batch AS integer)
-    ) l ON l.seq = CASE WHEN length(s.reference) = CAST(:ref_len AS integer)
-                         AND left(s.reference, CAST(:prefix_len AS integer)) = CAST(:prefix AS varchar)
-                         AND right(s.reference, 7) ~ '^[0-9]{7}$'
-                       THEN right(s.reference, 7)::integer END
+    ) l ON l.seq = s.line_seq
     -- bounded by the batch's line ids: the index then reads this batch's outcomes, not every one on record
     LEFT JOIN line_outcomes o ON o.line_id = l.id
                              AND o.line_id BETWEEN CAST(:first_line AS bigint) AND CAST(:last_line AS bigint)
@@ -1087,6 +1084,22 @@ def _repeated(references: Iterable[str]) -> list[str]:
     if len(set(listed)) == len(listed):
         return []
     return sorted(ref for ref, n in Counter(listed).items() if n > 1)
+
+
+def _stage_table(batch_number: str) -> str:
+    """The staging table of one import. Its ``line_seq`` is the sequence number of the batch's line that the
+    reference names (``<batch number>-`` and seven digits), or NULL: computed by the server while it stores the
+    staged parts, which it does while the file is still being read, instead of in the matching afterwards."""
+    prefix = batch_number + "-"
+    literal = prefix.replace("'", "''")  # our own batch numbers: letters, digits and "-"
+    digits = rules.SEQ_DIGITS
+    return (
+        "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
+        "amount bigint, reference text, paid boolean, reason text, line_seq integer GENERATED ALWAYS AS ("
+        f"CASE WHEN length(reference) = {len(prefix) + digits} AND left(reference, {len(prefix)}) = '{literal}' "
+        f"AND right(reference, {digits}) ~ '^[0-9]{{{digits}}}$' THEN right(reference, {digits})::integer END"
+        ") STORED) ON COMMIT DROP"
+    )
 
 
 def _sha256(content: bytes) -> bytes:
@@ -1180,12 +1193,7 @@ async def import_results(
     # Matching a million lines hashes the batch's lines and the file's references: let those hash tables and the
     # classification stay in memory for this transaction instead of spilling to disk (the default is 4 MB).
     await session.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
-    await session.execute(
-        text(
-            "CREATE TEMP TABLE result_stage (row_no integer, seq integer, account_hash bytea, name text, "
-            "amount bigint, reference text, paid boolean, reason text) ON COMMIT DROP"
-        )
-    )
+    await session.execute(text(_stage_table(batch.number)))
     try:
         try:
             parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
@@ -1201,7 +1209,6 @@ async def import_results(
         raise
     if progress is not None:
         await progress(1, 4)
-    prefix = batch.number + "-"
     # The range of the batch's line ids, for the outcomes already on record: without it the statement below hashed
     # every outcome ever recorded (0.5 s a month of history on a province's scale, and growing).
     first_line, last_line = (
@@ -1217,9 +1224,6 @@ async def import_results(
                 text(_IMPORT_SQL),
                 {
                     "batch": batch.id,
-                    "prefix": prefix,
-                    "prefix_len": len(prefix),
-                    "ref_len": len(prefix) + 7,
                     "dups": dups,
                     "first_line": first_line if first_line is not None else 0,
                     "last_line": last_line if last_line is not None else -1,

@@ -489,3 +489,35 @@ async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
     outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=good)
     assert (outcome.paid, outcome.failed, outcome.exceptions) == (3, 0, 0)
     assert len(readers) == 3 and threading.main_thread().name not in readers
+
+
+async def test_references_that_do_not_name_a_line_of_this_batch_are_unknown(
+    db: AsyncSession, pinned_clock: Pin
+) -> None:
+    """A line is matched only by ``<this batch's number>-`` and seven digits: another batch's number, letters
+    among the digits, one digit more or a lower-case prefix make an 'unknown' exception, and the line stays
+    pending."""
+    await world(db, pinned_clock, [OLD, OLD, OLD])
+    fin = await principal(db, "fin")
+    pinned_clock(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    first, second, third = await result_lines(db, batch)
+    wrong = [
+        dataclasses.replace(first, reference="YL202305-410727-0000001"),
+        dataclasses.replace(second, reference=f"{batch.number}-00000O2"),
+        dataclasses.replace(third, reference=f"{batch.number}-00000003"),
+        dataclasses.replace(third, reference=f"{batch.number.lower()}-0000003"),
+    ]
+    content = bankfiles.result_file("psbc", batch.number, wrong)
+    outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=content)
+    assert (outcome.paid, outcome.failed, outcome.exceptions) == (0, 0, 4)
+    views = await service.exceptions(db, fin, batch.id)
+    assert sorted((v.exception.row_no, v.exception.problem) for v in views) == [
+        (1, "unknown"),
+        (2, "unknown"),
+        (3, "unknown"),
+        (4, "unknown"),
+    ]
+    summary = await service.batch_summary(db, fin, batch.id)
+    assert (summary.paid, summary.pending) == (0, 3)
