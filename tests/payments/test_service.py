@@ -15,13 +15,13 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import SYSTEM
+from app.auth.policy import SYSTEM, Principal
 from app.config import Settings
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
 from app.payments import bankfiles, rules, service
-from app.payments.models import BankException, LineOutcome, PaymentLine, ResultImport
+from app.payments.models import BankException, LineOutcome, PaymentBatch, PaymentLine, ResultImport
 from app.socialsecurity import service as social
 from app.socialsecurity.rules import parse_month
 from app.socialsecurity.schemas import DeathIn, PassbookIn
@@ -51,6 +51,16 @@ async def _approve_export(db: AsyncSession, pin: Pin, batch_id: int, day: date) 
     await service.approve_batch(db, await principal(db, "fin2"), batch_id)
     export = await service.export_batch(db, await principal(db, "fin"), batch_id, "psbc")
     return export.content
+
+
+async def _exported_june(db: AsyncSession, pin: Pin) -> tuple[Principal, PaymentBatch]:
+    """Three pensioners, June 2023's batch generated, approved and exported; the preparing finance user."""
+    await world(db, pin, [OLD, OLD, OLD])
+    fin = await principal(db, "fin")
+    pin(at(date(2023, 6, 5)))
+    batch = (await _generate(db, "2023-06")).batch
+    await _approve_export(db, pin, batch.id, date(2023, 6, 6))
+    return fin, batch
 
 
 async def test_generate_one_line_per_pensioner_with_the_account_split(
@@ -402,11 +412,7 @@ async def test_a_file_that_leaves_lines_out_keeps_the_batch_open_until_they_come
 ) -> None:
     """The import counts the batch's lines the file does not mention as pending (one statement classifies the
     file against every line of the batch): the batch is reconciled only once the last line has its outcome."""
-    await world(db, pinned_clock, [OLD, OLD, OLD])
-    fin = await principal(db, "fin")
-    pinned_clock(at(date(2023, 6, 5)))
-    batch = (await _generate(db, "2023-06")).batch
-    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    fin, batch = await _exported_june(db, pinned_clock)
     first, second, third = await result_lines(db, batch)
     content = bankfiles.result_file("psbc", batch.number, [first])
     outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r1.txt", content=content)
@@ -456,11 +462,7 @@ async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
     """The result file is read in a worker thread and staged a part at a time while the rest is read: a file
     refused after parts were staged (a broken last line, another batch's number in the trailer) leaves no staged
     lines, no staging table and no import behind, and the same transaction imports the right file next."""
-    await world(db, pinned_clock, [OLD, OLD, OLD])
-    fin = await principal(db, "fin")
-    pinned_clock(at(date(2023, 6, 5)))
-    batch = (await _generate(db, "2023-06")).batch
-    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    fin, batch = await _exported_june(db, pinned_clock)
     lines = await result_lines(db, batch)
     monkeypatch.setattr(service, "_STAGE_ROWS", 1)  # a COPY per part: parts are staged before the end
     monkeypatch.setattr(bankfiles, "_CHUNK_BYTES", 1)  # a part per line
@@ -497,11 +499,7 @@ async def test_references_that_do_not_name_a_line_of_this_batch_are_unknown(
     """A line is matched only by ``<this batch's number>-`` and seven digits: another batch's number, letters
     among the digits, one digit more or a lower-case prefix make an 'unknown' exception, and the line stays
     pending."""
-    await world(db, pinned_clock, [OLD, OLD, OLD])
-    fin = await principal(db, "fin")
-    pinned_clock(at(date(2023, 6, 5)))
-    batch = (await _generate(db, "2023-06")).batch
-    await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
+    fin, batch = await _exported_june(db, pinned_clock)
     first, second, third = await result_lines(db, batch)
     wrong = [
         dataclasses.replace(first, reference="YL202305-410727-0000001"),
