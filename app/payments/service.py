@@ -1195,18 +1195,18 @@ async def import_results(
     await session.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
     await session.execute(text(_stage_table(batch.number)))
     try:
-        try:
-            parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
-        except bankfiles.BankFileError as exc:
-            raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
-        if parsed.batch_no != batch.number:
-            raise InvalidInput(
-                f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入", field="file"
-            )
-    except InvalidInput:
+        parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
+        refusal = (
+            None
+            if parsed.batch_no == batch.number
+            else f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入"
+        )
+    except bankfiles.BankFileError as exc:
+        refusal = f"银行结果文件无法导入，整份未导入：{exc}"
+    if refusal is not None:
         # refused after parts were staged: the staging table goes, with them; the transaction goes on
         await session.execute(text("DROP TABLE result_stage"))
-        raise
+        raise InvalidInput(refusal, field="file")
     if progress is not None:
         await progress(1, 4)
     # The range of the batch's line ids, for the outcomes already on record: without it the statement below hashed
