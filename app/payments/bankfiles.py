@@ -462,6 +462,7 @@ def read_result(
     data: bytes,
     account_hash: Callable[[str], bytes],
     *,
+    for_batch: str | None = None,
     rows_ready: Callable[[list[ResultRecord]], None] | None = None,
 ) -> ParsedResult:
     """Parse a bank result file, or refuse it whole with a :class:`BankFileError`.
@@ -469,6 +470,10 @@ def read_result(
     Each record is ``(row_no, seq, account_hash(account), name, amount_fen, reference, paid, reason)`` where
     ``row_no`` is the physical line (psbc, csv) or sheet row (xlsx), 1-based. The declared count and total of the
     trailer / 合计 row must equal the counted ones.
+
+    ``for_batch``: the number of the batch the file must answer for. A psbc file for another batch is refused on
+    its trailer, before a line is read; the other formats name their batch in the last row, so theirs is compared
+    once they are read (before their control totals).
 
     ``rows_ready`` is handed the records of the psbc file a part at a time, in order, as they are read (so that
     they can be stored while the rest is read); the whole file can still be refused after that. The other formats
@@ -478,11 +483,12 @@ def read_result(
     if not data:
         raise BankFileError("文件是空的")
     if code == "psbc":
-        parsed = _read_psbc(data, account_hash, rows_ready)
+        parsed = _read_psbc(data, account_hash, for_batch, rows_ready)
     elif code == "csv":
         parsed = _read_table(_csv_rows(data), account_hash, lenient=False)
     else:
         parsed = _read_xlsx(data, account_hash)
+    _check_batch(parsed.batch_no, for_batch)
     if parsed.count != parsed.declared_count or parsed.total != parsed.declared_total:
         where = "文件尾记录" if code == "psbc" else "合计行"
         raise BankFileError(
@@ -490,6 +496,11 @@ def read_result(
             f"明细 {parsed.count} 笔 {fen_to_yuan(parsed.total)} 元"
         )
     return parsed
+
+
+def _check_batch(batch_no: str, for_batch: str | None) -> None:
+    if for_batch is not None and batch_no != for_batch:
+        raise BankFileError(f"该文件属于批次 {batch_no}，不是本批次 {for_batch}")
 
 
 def _decode(data: bytes, encoding: str, label: str, hint: str) -> str:
@@ -510,6 +521,7 @@ _NEWLINES = b"\r\n"
 def _read_psbc(
     data: bytes,
     account_hash: Callable[[str], bytes],
+    for_batch: str | None,
     rows_ready: Callable[[list[ResultRecord]], None] | None,
 ) -> ParsedResult:
     end = len(data)
@@ -525,6 +537,7 @@ def _read_psbc(
     if isinstance(trailer, str) or b"\r" in data[end:].replace(b"\r\n", b""):
         _psbc_diagnose(data)
     declared_count, declared_total, batch_no = trailer
+    _check_batch(batch_no, for_batch)
 
     # GBK never uses CR or LF inside a two-byte character, so the bytes can be cut at any LF.
     records: list[ResultRecord] = []

@@ -1110,7 +1110,9 @@ def _sha256(content: bytes) -> bytes:
 _STAGE_ROWS = 50_000
 
 
-async def _read_and_stage(raw: Any, fmt: str, content: bytes) -> tuple[bankfiles.ParsedResult, list[str]]:
+async def _read_and_stage(
+    raw: Any, fmt: str, content: bytes, batch_number: str
+) -> tuple[bankfiles.ParsedResult, list[str]]:
     """Read the result file in a worker thread and COPY its lines into ``result_stage`` as they are read: the
     server stores one part while the next is parsed (the two cores work at once), and the event loop goes on
     serving other requests meanwhile. Returns the file and its repeated references. Raises
@@ -1128,7 +1130,11 @@ async def _read_and_stage(raw: Any, fmt: str, content: bytes) -> tuple[bankfiles
     def read() -> tuple[bankfiles.ParsedResult, list[str]]:
         try:
             parsed = bankfiles.read_result(
-                fmt, content, social.account_cipher().lookup_hasher(), rows_ready=hand_over
+                fmt,
+                content,
+                social.account_cipher().lookup_hasher(),
+                for_batch=batch_number,
+                rows_ready=hand_over,
             )
             return parsed, _repeated(r[5] for r in parsed.records)
         finally:
@@ -1195,18 +1201,11 @@ async def import_results(
     await session.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
     await session.execute(text(_stage_table(batch.number)))
     try:
-        parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content)
-        refusal = (
-            None
-            if parsed.batch_no == batch.number
-            else f"该结果文件属于批次 {parsed.batch_no}，不是本批次 {batch.number}，整份未导入"
-        )
+        parsed, dups = await _read_and_stage(await _raw_connection(session), fmt, content, batch.number)
     except bankfiles.BankFileError as exc:
-        refusal = f"银行结果文件无法导入，整份未导入：{exc}"
-    if refusal is not None:
-        # refused after parts were staged: the staging table goes, with them; the transaction goes on
+        # refused, perhaps after parts were staged: the staging table goes, with them; the transaction goes on
         await session.execute(text("DROP TABLE result_stage"))
-        raise InvalidInput(refusal, field="file")
+        raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
     if progress is not None:
         await progress(1, 4)
     # The range of the batch's line ids, for the outcomes already on record: without it the statement below hashed

@@ -421,6 +421,25 @@ def test_psbc_hands_over_its_records_in_parts_as_it_reads() -> None:
     assert 0 < sum(map(len, late)) < 2500
 
 
+@pytest.mark.parametrize("fmt", ["psbc", "csv", "xlsx"])
+def test_a_file_for_another_batch_is_refused_psbc_before_its_lines_are_read(fmt: str) -> None:
+    """``for_batch``: the file names another batch in its trailer / 合计 row. psbc is refused on the trailer,
+    before any line is read or handed over (its broken line is not even reached); the tables once read, before
+    their control totals are compared."""
+    results = [answered(line(seq)) for seq in range(1, 2001)]
+    data = result_file(fmt, "YL202305-410727", results)
+    if fmt == "psbc":
+        lines = data.decode("gbk").split("\r\n")
+        lines[10] = lines[10].replace("|260.00|", "|26O.00|")
+        data = "\r\n".join(lines).encode("gbk")
+    handed: list[list[bankfiles.ResultRecord]] = []
+    with pytest.raises(BankFileError) as info:
+        read_result(fmt, data, account_hash, for_batch=BATCH, rows_ready=handed.append)
+    assert str(info.value) == f"该文件属于批次 YL202305-410727，不是本批次 {BATCH}"
+    assert handed == []
+    assert read_result(fmt, result_file(fmt, BATCH, results), account_hash, for_batch=BATCH).count == 2000
+
+
 def test_psbc_names_the_right_line_deep_in_a_large_file() -> None:
     results = [answered(line(seq)) for seq in range(1, 4001)]
     lines = result_file("psbc", BATCH, results).decode("gbk").split("\r\n")

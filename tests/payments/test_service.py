@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -460,18 +461,27 @@ async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
     db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The result file is read in a worker thread and staged a part at a time while the rest is read: a file
-    refused after parts were staged (a broken last line, another batch's number in the trailer) leaves no staged
-    lines, no staging table and no import behind, and the same transaction imports the right file next."""
+    refused after parts were staged (a broken last line) leaves no staged lines, no staging table and no import
+    behind; one for another batch is refused on its trailer before a line is read; and the same transaction
+    imports the right file next."""
     fin, batch = await _exported_june(db, pinned_clock)
     lines = await result_lines(db, batch)
     monkeypatch.setattr(service, "_STAGE_ROWS", 1)  # a COPY per part: parts are staged before the end
     monkeypatch.setattr(bankfiles, "_CHUNK_BYTES", 1)  # a part per line
     readers: list[str] = []
+    handed: list[int] = []  # lines handed over for staging, per reading
     read_result = bankfiles.read_result
 
-    def reading(*args: object, **kwargs: object) -> bankfiles.ParsedResult:
+    def reading(*args: object, **kwargs: Any) -> bankfiles.ParsedResult:
         readers.append(threading.current_thread().name)
-        return read_result(*args, **kwargs)  # type: ignore[arg-type]
+        handed.append(0)
+        hand_over = kwargs["rows_ready"]
+
+        def counted(rows: list[bankfiles.ResultRecord]) -> None:
+            handed[-1] += len(rows)
+            hand_over(rows)
+
+        return read_result(*args, **{**kwargs, "rows_ready": counted})  # type: ignore[arg-type]
 
     monkeypatch.setattr(bankfiles, "read_result", reading)
     good = bankfiles.result_file("psbc", batch.number, lines)
@@ -491,6 +501,11 @@ async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
     outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=good)
     assert (outcome.paid, outcome.failed, outcome.exceptions) == (3, 0, 0)
     assert len(readers) == 3 and threading.main_thread().name not in readers
+    assert handed == [
+        2,
+        0,
+        3,
+    ]  # the broken third line was never handed over; the other batch's file not a line
 
 
 async def test_references_that_do_not_name_a_line_of_this_batch_are_unknown(
