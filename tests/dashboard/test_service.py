@@ -4,6 +4,7 @@ for the county as finance sees it, for the project, for a village, and for each 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import date
 
 import pytest
@@ -15,6 +16,7 @@ from app.core.errors import Forbidden, NotFound
 from app.dashboard import rules, service
 from app.dashboard.service import Progress
 from app.demo.load import load_demo
+from app.public import service as lookup
 from tests.agreements.helpers import principal
 from tests.dashboard import world
 from tests.dashboard.expected import Expected, expected
@@ -89,6 +91,38 @@ async def test_county_project_and_village_figures_equal_sql(db: AsyncSession, pi
     village = await service.progress(db, await service.village_scope(db, fin, w.dgc), world.TODAY)
     assert_matches(village, await expected(db, prefix=county, village=w.dgc, today=world.TODAY))
     assert village.stage("surveyed").reached.households == 1 and village.pensions.enrolled == 1
+
+
+async def test_each_household_is_at_the_stage_its_resident_sees(db: AsyncSession, pinned_clock: Pin) -> None:
+    """The dashboard (set-based, every household at once) and the residents' lookup (app.public, one case) each
+    define the stages of a case. They agree: in each village, the households the dashboard counts at a stage are
+    those whose head the lookup shows at that stage (nothing reached: registered only)."""
+    w = await world.build(db, pinned_clock)
+    progress = await service.progress(
+        db, await service.area_scope(db, await principal(db, "fin")), world.TODAY
+    )
+    conn = await (await db.connection()).get_raw_connection()
+    seen: dict[int, Counter[str]] = {}
+    heads = await db.execute(
+        text(
+            "SELECT h.village_id, m.id_number_hash, m.name FROM households h "
+            "JOIN members m ON m.household_id = h.id AND m.relation = 'head' AND m.status = 'registered' "
+            "WHERE h.county_code = '410727'"
+        )
+    )
+    for village_id, digest, name in heads:
+        status = await lookup.find_status(conn.driver_connection, digest, name, world.TODAY)
+        assert status is not None, name
+        reached = [step.code for step in status.steps if step.done]
+        seen.setdefault(village_id, Counter())[reached[-1] if reached else "registered"] += 1
+    counted = {
+        v.village_id: Counter({r.code: r.current.households for r in v.stages if r.current.households})
+        for v in progress.villages
+    }
+    assert counted == seen
+    # every stage is somewhere in 前方庄村, so the two definitions are compared at each stage
+    assert set(seen[w.qfz]) == set(rules.STAGE_CODES)
+    assert seen[w.qfz]["settled"] == 1 and set(seen) == {w.qfz, w.dgc, SEED.areas["410727101202"]}
 
 
 async def test_a_caseworker_sees_only_their_village(db: AsyncSession, pinned_clock: Pin) -> None:
