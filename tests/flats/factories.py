@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,8 +56,10 @@ class World:
     units: dict[str, Unit] = field(default_factory=dict)  # "1号楼 101" -> unit
 
 
-async def make_project(session: AsyncSession, villages: tuple[str, ...] = (VILLAGE,)) -> World:
-    """A project of the villages' county with an approved plan version per village."""
+async def make_project(
+    session: AsyncSession, villages: tuple[str, ...] = (VILLAGE,), *, params: dict[str, Any] | None = None
+) -> World:
+    """A project of the villages' county with an approved plan version per village (with ``params``, or none)."""
     cw, rv = await user_id(session, "cw_a"), await user_id(session, "rv_a")
     code = f"T{secrets.token_hex(3).upper()}"
     county = villages[0][:6]
@@ -81,7 +84,7 @@ async def make_project(session: AsyncSession, villages: tuple[str, ...] = (VILLA
             area_path=SEED.paths[village],
             version=1,
             status="approved",
-            params={},
+            params=params or {},
             author_id=cw,
             reviewer_id=rv,
             approved_at=datetime.now(UTC),
@@ -102,9 +105,11 @@ async def make_household(
     signed_at: datetime | None = None,
     signed: bool = True,
     village: str = VILLAGE,
+    assessment: str = "approved",
 ) -> int:
     """A household in ``village`` with an approved assessment (resettlement flats of these areas, or cash when
-    ``flats`` is None) and, when ``signed``, a signed agreement."""
+    ``flats`` is None) and, when ``signed``, a signed agreement. ``assessment="submitted"``: the assessment awaits
+    review instead."""
     n = next(_SERIAL)
     village_id = SEED.areas[village]
     h = await households.create_household(
@@ -130,7 +135,8 @@ async def make_household(
         if flats is not None
         else {"kind": "cash"}
     )
-    assessment = Assessment(
+    approved = assessment == "approved"
+    record = Assessment(
         household_id=household.id,
         project_id=world.project.id,
         plan_id=world.plan.id,
@@ -144,15 +150,15 @@ async def make_household(
         compensation_total=total,
         flat_price_due=due,
         net_payable=total - due,
-        status="approved",
+        status=assessment,
         created_by=cw,
-        reviewer_id=rv,
+        reviewer_id=rv if approved else None,
     )
-    session.add(assessment)
+    session.add(record)
     await session.flush()
     session.add(
         AssessmentLine(
-            assessment_id=assessment.id, seq=1, code="house", label="房屋补偿", basis="测试", amount=total
+            assessment_id=record.id, seq=1, code="house", label="房屋补偿", basis="测试", amount=total
         )
     )
     if signed:
@@ -163,7 +169,7 @@ async def make_household(
                 project_id=world.project.id,
                 village_id=village_id,
                 household_id=household.id,
-                assessment_id=assessment.id,
+                assessment_id=record.id,
                 county_code=household.county_code,
                 area_path=household.area_path,
                 status="signed",

@@ -1,0 +1,148 @@
+"""What the authorisation matrix aims assessment, notice, objection and agreement routes at (issue 3), per seeded
+household label, in the label's village, inside the probe's rolled-back transaction (rows written directly with
+the models and tests/flats/factories.py, valid for every database constraint):
+
+* a project over the label's village only, with an approved plan (the demo parameters, so that an agreement can
+  be rendered) and three fresh households of the village, each with a cash assessment:
+* ``submitted_assessment``: the first household's assessment, submitted by the caseworker and awaiting review —
+  a reviewer may approve or return it;
+* ``notice``: a public notice of the other two households, 2022-09-01 for 7 days (ended long ago);
+* ``open_objection``: an open objection to the second household's entry on that notice;
+* ``draft_agreement``: the third household's draft agreement (a placeholder PDF): it can be rendered again,
+  signed (the notice has ended and the household has no open objection) or voided;
+* ``signed_agreement``: the same household's agreement signed through the service (tranches created, payable
+  posted), for recording a tranche's condition.
+
+The households' heads are named 矩阵… so that nothing here touches the seeded households or gives them away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agreements import service as agreements
+from app.agreements.models import Agreement, NoticeEntry, Objection, PublicNotice
+from app.auth.policy import SYSTEM
+from app.compensation.models import Assessment
+from app.households.models import Household
+from app.plans.schemas import demo_params
+from tests.flats.factories import make_household, make_project, user_id
+from tests.seed import HOUSEHOLDS, SEED
+
+if TYPE_CHECKING:
+    from tests.authz.test_matrix import World
+
+AGREEMENT_KINDS = frozenset(
+    {"submitted_assessment", "notice", "open_objection", "draft_agreement", "signed_agreement"}
+)
+NOTICE_STARTED = date(2022, 9, 1)
+PDF = b"%PDF-1.4\n% matrix placeholder\n%%EOF\n"
+
+
+async def _assessment(db: AsyncSession, household_id: int) -> Assessment:
+    found = await db.scalar(select(Assessment).where(Assessment.household_id == household_id))
+    assert found is not None
+    return found
+
+
+async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
+    cw = await user_id(db, "cw_a")
+    project = await make_project(db, (village,), params=demo_params(date(2022, 9, 30)).stored())
+    submitted, objecting, signing = [
+        await make_household(
+            db, project, head=head, flats=None, signed=False, village=village, assessment=status
+        )
+        for head, status in (
+            ("矩阵待审户", "submitted"),
+            ("矩阵异议户", "approved"),
+            ("矩阵签约户", "approved"),
+        )
+    ]
+    pending = await _assessment(db, submitted)
+    noticed = [(h, await _assessment(db, h)) for h in (objecting, signing)]
+    area_path = SEED.paths[village]
+    notice = PublicNotice(
+        project_id=project.project.id,
+        village_id=SEED.areas[village],
+        county_code=village[:6],
+        area_path=area_path,
+        started_on=NOTICE_STARTED,
+        days=7,
+        entries=[
+            {
+                "household_id": h,
+                "register_no": (await db.get_one(Household, h)).register_no,
+                "head_name": "矩阵*户",
+                "head_id_masked": "",
+                "persons": 0,
+                "option_label": "货币安置",
+                "compensation_total": a.compensation_total,
+                "flat_price_due": a.flat_price_due,
+                "net_payable": a.net_payable,
+                "assessment_id": a.id,
+            }
+            for h, a in noticed
+        ],
+        pdf=PDF,
+        pdf_sha256=hashlib.sha256(PDF).digest(),
+        created_by=cw,
+    )
+    db.add(notice)
+    await db.flush()
+    db.add_all(NoticeEntry(notice_id=notice.id, household_id=h, assessment_id=a.id) for h, a in noticed)
+    objection = Objection(
+        notice_id=notice.id,
+        household_id=objecting,
+        county_code=village[:6],
+        area_path=area_path,
+        raised_on=date(2022, 9, 3),
+        raised_by_name="矩阵",
+        content="矩阵异议",
+        status="open",
+        recorded_by=cw,
+    )
+    db.add(objection)
+    signing_assessment = noticed[1][1]
+    draft = Agreement(
+        number=f"{project.project.code}-V0-0001",
+        project_id=project.project.id,
+        village_id=SEED.areas[village],
+        household_id=signing,
+        assessment_id=signing_assessment.id,
+        county_code=village[:6],
+        area_path=area_path,
+        status="draft",
+        template_version="test",
+        snapshot={},
+        pdf=PDF,
+        pdf_sha256=hashlib.sha256(PDF).digest(),
+        net_payable=signing_assessment.net_payable,
+        created_by=cw,
+    )
+    db.add(draft)
+    await db.flush()
+    return {
+        "submitted_assessment": pending.id,
+        "notice": notice.id,
+        "open_objection": objection.id,
+        "draft_agreement": draft.id,
+    }
+
+
+async def add_agreements(db: AsyncSession, world: World, *, signed: bool) -> None:
+    """Every kind but ``signed_agreement``; with ``signed``, that one only (the draft is signed to make it)."""
+    found: dict[str, dict[str, Any]] = {kind: {} for kind in AGREEMENT_KINDS}
+    for label, village, _group, _no, _people in HOUSEHOLDS:
+        case = await _case(db, village)
+        for kind, value in case.items():
+            found[kind][label] = value
+        if signed:
+            agreement = await agreements.sign(db, SYSTEM, case["draft_agreement"], date(2022, 9, 20))
+            found["signed_agreement"][label] = agreement.id
+    await db.flush()
+    world.extra.update(found)
