@@ -179,7 +179,8 @@ async def notice_candidates(
     return found
 
 
-def _entry(c: NoticeCandidate) -> dict[str, Any]:
+def notice_entry(c: NoticeCandidate) -> dict[str, Any]:
+    """A household's line on the notice as posted (kept with the notice)."""
     a = c.assessment
     return {
         "household_id": c.household.id,
@@ -243,7 +244,7 @@ async def create_notice(
             + ("" if include_noticed else "（如需重新公示全部已批准的户，请勾选“包括已公示的户”）"),
             field="project_id",
         )
-    entries = [_entry(c) for c in candidates]
+    entries = [notice_entry(c) for c in candidates]
     versions = sorted(
         {
             v

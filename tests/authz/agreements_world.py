@@ -29,7 +29,6 @@ from app.agreements import service as agreements
 from app.agreements.models import Agreement, NoticeEntry, Objection, PublicNotice
 from app.auth.policy import SYSTEM
 from app.compensation.models import Assessment
-from app.households.models import Household
 from app.plans.schemas import demo_params
 from tests.flats.factories import make_household, make_project, user_id
 from tests.seed import HOUSEHOLDS, SEED
@@ -64,37 +63,29 @@ async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
         )
     ]
     pending = await _assessment(db, submitted)
-    noticed = [(h, await _assessment(db, h)) for h in (objecting, signing)]
+    village_id = SEED.areas[village]
+    # the other two: approved and on no notice yet, listed as a notice lists them
+    noticed = await agreements.notice_candidates(db, project.project.id, village_id, include_noticed=False)
+    assert {c.household.id for c in noticed} == {objecting, signing}
     area_path = SEED.paths[village]
     notice = PublicNotice(
         project_id=project.project.id,
-        village_id=SEED.areas[village],
+        village_id=village_id,
         county_code=village[:6],
         area_path=area_path,
         started_on=NOTICE_STARTED,
         days=7,
-        entries=[
-            {
-                "household_id": h,
-                "register_no": (await db.get_one(Household, h)).register_no,
-                "head_name": "矩阵*户",
-                "head_id_masked": "",
-                "persons": 0,
-                "option_label": "货币安置",
-                "compensation_total": a.compensation_total,
-                "flat_price_due": a.flat_price_due,
-                "net_payable": a.net_payable,
-                "assessment_id": a.id,
-            }
-            for h, a in noticed
-        ],
+        entries=[agreements.notice_entry(c) for c in noticed],
         pdf=PDF,
         pdf_sha256=hashlib.sha256(PDF).digest(),
         created_by=cw,
     )
     db.add(notice)
     await db.flush()
-    db.add_all(NoticeEntry(notice_id=notice.id, household_id=h, assessment_id=a.id) for h, a in noticed)
+    db.add_all(
+        NoticeEntry(notice_id=notice.id, household_id=c.household.id, assessment_id=c.assessment.id)
+        for c in noticed
+    )
     objection = Objection(
         notice_id=notice.id,
         household_id=objecting,
@@ -107,11 +98,11 @@ async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
         recorded_by=cw,
     )
     db.add(objection)
-    signing_assessment = noticed[1][1]
+    signing_assessment = next(c.assessment for c in noticed if c.household.id == signing)
     draft = Agreement(
         number=f"{project.project.code}-V0-0001",
         project_id=project.project.id,
-        village_id=SEED.areas[village],
+        village_id=village_id,
         household_id=signing,
         assessment_id=signing_assessment.id,
         county_code=village[:6],

@@ -501,11 +501,8 @@ async def test_a_file_refused_after_parts_were_staged_leaves_nothing(
     outcome = await service.import_results(db, fin, batch.id, fmt="psbc", filename="r.txt", content=good)
     assert (outcome.paid, outcome.failed, outcome.exceptions) == (3, 0, 0)
     assert len(readers) == 3 and threading.main_thread().name not in readers
-    assert handed == [
-        2,
-        0,
-        3,
-    ]  # the broken third line was never handed over; the other batch's file not a line
+    # the broken third line was never handed over; the other batch's file not a line
+    assert handed == [2, 0, 3]
 
 
 async def test_references_that_do_not_name_a_line_of_this_batch_are_unknown(
