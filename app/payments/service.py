@@ -30,7 +30,7 @@ from app.auth.policy import SYSTEM, Perm, Principal, authorize, require
 from app.config import get_settings
 from app.core.clock import CHINA_TZ, today_in_china, utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.core.money import fen_to_yuan
+from app.core.money import fen_to_yuan, format_yuan
 from app.households.service import id_cipher
 from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
@@ -1669,27 +1669,27 @@ async def reconciliation(session: AsyncSession, principal: Principal, batch_id: 
         (
             "批次合计等于明细合计",
             True,
-            f"{batch.line_count} 笔，{fen_to_yuan(batch.total)} 元（数据库在提交时核对）",
+            f"{batch.line_count} 笔，{format_yuan(batch.total)} 元（数据库在提交时核对）",
         ),
         (
             "已发放 + 失败 + 待处理 = 批次合计",
             summary.paid_total + summary.failed_total + summary.pending_total == batch.total,
-            f"{fen_to_yuan(summary.paid_total)} + {fen_to_yuan(summary.failed_total)} + "
-            f"{fen_to_yuan(summary.pending_total)} = {fen_to_yuan(batch.total)}",
+            f"{format_yuan(summary.paid_total)} + {format_yuan(summary.failed_total)} + "
+            f"{format_yuan(summary.pending_total)} = {format_yuan(batch.total)}",
         ),
         (
             "代发在途余额等于待银行处理金额",
             clearing_left == expected_clearing,
-            f"代发在途 {fen_to_yuan(clearing_left)} 元，待处理 {fen_to_yuan(expected_clearing)} 元",
+            f"代发在途 {format_yuan(clearing_left)} 元，待处理 {format_yuan(expected_clearing)} 元",
         ),
         (
             "个人账户与统筹支付合计等于已发放金额"
             if batch.kind == "pension"
             else "冲减应付补偿款等于已发放金额",
             paid_drawn + pool_drawn == summary.paid_total,
-            f"个人账户 {fen_to_yuan(paid_drawn)} 元 + 统筹 {fen_to_yuan(pool_drawn)} 元"
+            f"个人账户 {format_yuan(paid_drawn)} 元 + 统筹 {format_yuan(pool_drawn)} 元"
             if batch.kind == "pension"
-            else f"应付补偿款 {fen_to_yuan(paid_drawn)} 元",
+            else f"应付补偿款 {format_yuan(paid_drawn)} 元",
         ),
     ]
     return Reconciliation(

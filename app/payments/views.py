@@ -315,17 +315,17 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
     preparer = names.get(batch.created_by or 0, "")
     match batch.status:
         case "draft":
-            return f"待审核：本批次由{preparer or '编制人'}编制，{NEXT_APPROVER}。审核通过后导出银行文件。"
+            return f"本批次由{preparer or '编制人'}编制，{NEXT_APPROVER}。审核通过后导出银行文件。"
         case "approved":
             return (
-                f"已审核：导出银行文件交银行代发。第一次导出时，本批次资金{export_move(batch)}；"
+                f"导出银行文件交银行代发。第一次导出时，本批次资金{export_move(batch)}；"
                 "之后再导出（其他格式或重新下载）得到的是同一份文件。"
             )
         case "exported":
-            return "已导出：把代发文件交银行；银行处理完后，在下方导入银行的回盘文件（银行结果）。"
+            return "把代发文件交银行；银行处理完后，在下方导入银行的回盘文件（银行结果）。"
         case "imported":
             return (
-                f"已导入结果：还有 {summary.pending} 笔待银行处理、{summary.open_exceptions} 条对账异常未处理。"
+                f"还有 {summary.pending} 笔待银行处理、{summary.open_exceptions} 条对账异常未处理。"
                 "每笔都有结果且异常处理完后，批次自动变为已对账。"
             )
         case "reconciled":
@@ -334,9 +334,9 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
                 if batch.kind == "compensation"
                 else "在以后月份的批次中重发"
             )
-            return f"已对账：每笔都有结果，异常已处理。核对对账报告后关闭批次；发放失败的{again}。"
+            return f"每笔都有结果，异常已处理。核对对账报告后关闭批次；发放失败的{again}。"
         case _:
-            return "已关闭：本批次办理完毕。"
+            return "本批次办理完毕。"
 
 
 async def _batch_page(
@@ -423,7 +423,10 @@ async def _batch_page(
             "can_approve": batch.status == "draft" and principal.can(Perm.PAYMENT_APPROVE),
             "own_batch": batch.created_by is not None and batch.created_by == principal.user_id,
             "can_export": batch.status in ("approved", "exported", "imported") and prepare,
-            "can_import": batch.status in ("exported", "imported", "reconciled") and prepare,
+            # once every line has its result, a further file could only be exceptions: no form (unless one failed)
+            "can_import": batch.status in ("exported", "imported", "reconciled")
+            and prepare
+            and (summary.pending > 0 or forms.upload is not None),
             "can_close": batch.status == "reconciled" and prepare,
             "can_train": batch.status in ("exported", "imported")
             and prepare

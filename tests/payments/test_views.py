@@ -181,6 +181,11 @@ async def test_batch_from_generation_to_close(
     assert r.status_code == 303
     page = await fin2.get(url)
     assert "已审核通过：发放批次 YL202306-410727（3 笔，合计 780.00 元）" in page.text
+    # The next step is said once, after the status: not "已审核 已审核：…".
+    next_step = re.search(r'<p class="next-step">(.*?)</p>', page.text, re.S)
+    assert next_step is not None and text_of(next_step.group(1)).strip().startswith(
+        "已审核 导出银行文件交银行代发"
+    )
 
     # The bank file: a POST download, the service's bytes; the first export asks for confirmation.
     r = await post_form(fin, url, f"{url}/export", {"format": "psbc"})
@@ -195,6 +200,7 @@ async def test_batch_from_generation_to_close(
     assert r.status_code == 200 and r.headers["content-type"] == XLSX and r.content.startswith(b"PK")
 
     # The bank's answer: one failed, one reference not of this batch. Imported through the upload, as a job.
+    assert f'action="{url}/import"' in (await fin.get(url)).text  # three lines wait for the bank
     lines = await result_lines(db, batch)
     failed = dataclasses.replace(lines[1], paid=False, reason="账户已销户")
     unknown = dataclasses.replace(lines[0], seq=99, reference=f"{batch.number}-0000099")
@@ -219,6 +225,8 @@ async def test_batch_from_generation_to_close(
     rows = re.findall(r"<tbody>(.*?)</tbody>", page.text, re.S)[-1]
     assert rows.count("<tr") == 1 and "发放失败：账户已销户" in rows
     assert "已导入结果" in page.text and "找不到对应的发放明细" in page.text
+    # Every line has its result: a further file could only be exceptions, so no upload form is offered.
+    assert f'action="{url}/import"' not in page.text
     exception_id = await db.scalar(
         select(func.min(BankException.id)).where(BankException.batch_id == batch.id)
     )
