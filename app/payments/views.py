@@ -323,6 +323,11 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
             )
         case "exported":
             return "把代发文件交银行；银行处理完后，在下方导入银行的回盘文件（银行结果）。"
+        case "imported" if summary.pending == 0:
+            return (
+                f"每笔都已有银行结果，还有 {summary.open_exceptions} 条对账异常未处理；"
+                "在下方逐条处理完后，批次自动变为已对账。"
+            )
         case "imported":
             return (
                 f"还有 {summary.pending} 笔待银行处理、{summary.open_exceptions} 条对账异常未处理。"

@@ -227,6 +227,7 @@ async def test_batch_from_generation_to_close(
     assert "已导入结果" in page.text and "找不到对应的发放明细" in page.text
     # Every line has its result: a further file could only be exceptions, so no upload form is offered.
     assert f'action="{url}/import"' not in page.text
+    assert "每笔都已有银行结果，还有 1 条对账异常未处理" in page.text
     exception_id = await db.scalar(
         select(func.min(BankException.id)).where(BankException.batch_id == batch.id)
     )
