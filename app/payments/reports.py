@@ -1,7 +1,7 @@
 """发放台账 (payment ledger) as PDF and XLSX, from rows the caller has already read and masked; no database here.
 
 The PDF is A4 landscape with one row per payment, a header on every page (title, batch, county/scope/period,
-"第 x 页 共 y 页"), a 本页小计 line on every page and, on the last page, the 合计 (count, amount, 大写) and the
+"第 x 页 共 y 页"), a 本页小计 line (count, amount, 大写) on every page and, on the last page, the 合计 (count, amount, 大写) and the
 signature block. Page subtotals must be exact, so the pages are cut here in Python, not by the layout engine:
 every row has a fixed height and cannot wrap (long values are cut with an ellipsis), each page holds at most
 ``rows_per_page`` rows, and each page is followed by a forced page break. Knowing the page count, we print the
@@ -213,7 +213,7 @@ def _page(number: int, rows: Sequence[LedgerRow], last: bool, total: _Total) -> 
     ]
     line = count + 1
     summary = [
-        _span(line, 0, _AMOUNT, f"本页小计：{count} 笔"),
+        _span(line, 0, _AMOUNT, f"本页小计：{count} 笔，大写：{to_chinese_capital(amount)}"),
         _span(line, _AMOUNT, _AMOUNT + 1, format_yuan(amount), "num"),
         _span(line, _AMOUNT + 1, len(COLUMNS), ""),
     ]

@@ -168,7 +168,12 @@ def test_ledger_pdf_pages_headers_subtotals_and_total() -> None:
         assert f"第{number}页共3页" in text
         for header in reports.HEADERS:
             assert header in text
-        assert f"本页小计：{len(page)}笔{format_yuan(sum(r.amount for r in page))}" in text
+        page_total = sum(r.amount for r in page)
+        # the page's total in figures and in capitals (大写), like the grand total
+        assert (
+            f"本页小计：{len(page)}笔，大写：{to_chinese_capital(page_total)}{format_yuan(page_total)}"
+            in text
+        )
         for row in page:
             assert row.reference in text
             assert row.id_masked in text and row.account_masked in text
@@ -201,7 +206,7 @@ def test_empty_ledger_renders_one_page_with_zero_total() -> None:
     assert data.startswith(b"%PDF-")
     (text,) = page_texts(data)
     assert "第1页共1页" in text
-    assert "本页小计：0笔0.00" in text
+    assert "本页小计：0笔，大写：零元整0.00" in text
     assert "合计：0笔0.00" in text
     assert "合计金额（大写）：零元整" in text
     assert "制表人" in text
@@ -230,7 +235,8 @@ def test_full_pages_fit_and_long_values_do_not_wrap() -> None:
     data = ledger_pdf(doc)
     assert len(PdfReader(BytesIO(data)).pages) == 2
     texts = page_texts(data)
-    assert f"本页小计：{reports.ROWS_PER_PAGE}笔" in texts[0]
+    page_total = to_chinese_capital(reports.ROWS_PER_PAGE * 99_999_999_99)
+    assert f"本页小计：{reports.ROWS_PER_PAGE}笔，大写：{page_total}" in texts[0]  # the longest capitals fit
     assert f"本页小计：{LAST_CAP}笔" in texts[1]
     assert "银行经办人" in texts[1]
 
