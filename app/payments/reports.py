@@ -1,11 +1,11 @@
 """发放台账 (payment ledger) as PDF and XLSX, from rows the caller has already read and masked; no database here.
 
 The PDF is A4 landscape with one row per payment, a header on every page (title, batch, county/scope/period,
-"第 x 页 共 y 页"), a 本页小计 line (count, amount, 大写) on every page and, on the last page, the 合计 (count, amount, 大写) and the
-signature block. Page subtotals must be exact, so the pages are cut here in Python, not by the layout engine:
-every row has a fixed height and cannot wrap (long values are cut with an ellipsis), each page holds at most
-``rows_per_page`` rows, and each page is followed by a forced page break. Knowing the page count, we print the
-page numbers ourselves.
+"第 x 页 共 y 页"), a 本页小计 line (count, amount, 大写) on every page and, on the last page, the 合计 (count,
+amount, 大写) and the signature block. Page subtotals must be exact, so the pages are cut here in Python, not by
+the layout engine: every row has a fixed height and cannot wrap (long values are cut with an ellipsis), each page
+holds at most ``rows_per_page`` rows, and each page is followed by a forced page break. Knowing the page count, we
+print the page numbers ourselves.
 
 Speed: WeasyPrint spends about 1 ms per table cell (styles, table layout, drawing), which puts a page of 30 rows
 × 9 columns at 0.33 s and a 10,000-row ledger at 110 s. So the template draws the table instead of laying out a
