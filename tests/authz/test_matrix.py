@@ -46,7 +46,7 @@ from app.auth.policy import SYSTEM, Perm
 from app.core.idcard import make_id_number
 from app.households import service as households
 from app.households.schemas import HouseholdIn
-from tests.authz import agreements_world, flats_world, payments_world, plans_world, social_world
+from tests.authz import agreements_world, flats_world, jobs_world, payments_world, plans_world, social_world
 from tests.seed import AREAS, HOUSEHOLDS, PASSWORD, SEED
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -174,6 +174,9 @@ Kind = Literal[
     "open_objection",
     "draft_agreement",
     "signed_agreement",
+    # background jobs that have ended, in the service's job lists for one probe (tests/authz/jobs_world.py)
+    "payment_job",  # a bank-result import of the label's county
+    "agreement_job",  # a bulk generation of agreements in the label's village, with its ZIP file
 ]
 PATH_KINDS: dict[str, Kind] = {
     "household_id": "household",
@@ -255,6 +258,12 @@ def check_villages(probe: Probe, aim: Aim, response: httpx.Response) -> None:
         names = {v["name"] for v in _json(response)}
         wanted = {_AREA_NAMES[_VILLAGE_OF[label]] for label in IN_SCOPE[probe.caller]}
         assert wanted <= names, (wanted, names)
+
+
+def check_zip(probe: Probe, aim: Aim, response: httpx.Response) -> None:
+    if probe.succeeds:
+        assert response.headers["content-type"] == "application/zip", response.headers
+        assert response.content.startswith(b"PK"), response.content[:20]
 
 
 def check_household(probe: Probe, aim: Aim, response: httpx.Response) -> None:
@@ -545,8 +554,8 @@ _ROUTES = [
     # ---- issue 3: notices, objections and agreements (add entries below this line)
     # The seeded households have no approved assessment, notice or agreement: creating one for them gets an
     # authorised caller as far as being told what is missing (409/422); tests/agreements covers those successes.
-    # Notices, objections and agreements are aimed at agreements_world's (a success changes them); bulk jobs'
-    # ids are opaque here.
+    # Notices, objections and agreements are aimed at agreements_world's (a success changes them); bulk jobs at
+    # jobs_world's.
     api("GET", "/villages/{village_id}/notices", R),
     api(
         "POST",
@@ -647,8 +656,14 @@ _ROUTES = [
         body=lambda _aim: {"project_id": str(2**31 - 1)},
         ok=frozenset({422}),
     ),
-    web("GET", "/agreement-jobs/{job_id}", Perm.AGREEMENT_MANAGE),
-    web("GET", "/agreement-jobs/{job_id}/download", Perm.AGREEMENT_MANAGE),
+    web("GET", "/agreement-jobs/{job_id}", Perm.AGREEMENT_MANAGE, kinds={"job_id": "agreement_job"}),
+    web(
+        "GET",
+        "/agreement-jobs/{job_id}/download",
+        Perm.AGREEMENT_MANAGE,
+        kinds={"job_id": "agreement_job"},
+        check=check_zip,
+    ),
     # ---- issue 3: flats (add entries below this line)
     api("GET", "/projects/{project_id}/buildings", R, kinds={"project_id": "flats_project"}),
     api(
@@ -1175,7 +1190,7 @@ _ROUTES = [
         body_slots={"scope": ("payment_township", REFUSED_INPUT)},
         ok=frozenset({409}),
     ),
-    web("GET", "/payment-jobs/{job_id}", Perm.PAYMENT_PREPARE),
+    web("GET", "/payment-jobs/{job_id}", Perm.PAYMENT_PREPARE, kinds={"job_id": "payment_job"}),
     web("GET", "/payments/{batch_id}", LEDGER_R, kinds={"batch_id": "payment_exported_batch"}),
     web(
         "POST",
@@ -1837,7 +1852,8 @@ async def run_probe(
         await agreements_world.add_agreements(db, world, signed="signed_agreement" in kinds)
     aim = Aim(probe, world)
     before = await fingerprint(db)
-    response = await send(probe, aim, app, credentials)
+    with jobs_world.jobs_in_service(world) if kinds & jobs_world.JOB_KINDS else contextlib.nullcontext():
+        response = await send(probe, aim, app, credentials)
     assert_status(probe, response)
     assert_no_leak(probe, response)
     if probe.op.check is not None and probe.caller != ANONYMOUS:
