@@ -10,7 +10,9 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.areas import service as areas
 from app.audit.models import AuditEvent
+from app.auth.policy import SYSTEM
 from app.core.idcard import make_id_number
 from app.ledger import rules as ledger_rules
 from app.ledger.models import JournalTransaction
@@ -93,8 +95,13 @@ async def test_balances_trial_balance_deposit_and_statement(
     filtered = await fin.get("/ledger", params={"village_id": str(village_id)})
     assert "科目余额（王村乡 前方庄村）" in filtered.text
     assert "个人账户·前方庄村" in filtered.text and "社保基金专户存款 <" not in filtered.text
-    other = await fin.get("/ledger", params={"village_id": str(SEED.areas["410727102201"])})
-    assert "还没有科目" in other.text
+    # A village with no accounts yet (new in this test's transaction: committing tests elsewhere in the run post
+    # to the seeded villages' books, which cannot be undone).
+    fresh = await areas.create_area(
+        db, SYSTEM, code="410727102299", name="新设村", level="village", parent_code="410727102"
+    )
+    other = await fin.get("/ledger", params={"village_id": str(fresh.id)})
+    assert "科目余额（城关乡 新设村）" in other.text and "还没有科目" in other.text
 
     # The statement: date, voucher number, memo, kind, debit, running balance.
     statement = await fin.get(account_link(page.text, "社保基金专户存款"))
