@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from tests.agreements.helpers import (
     project_with_plan,
 )
 from tests.seed import PASSWORD, SEED
-from tests.web.pages import csrf_from, login
+from tests.web.pages import csrf_from, field_error, input_value, login
 
 Pin = Callable[[datetime], None]
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}
@@ -120,6 +121,19 @@ async def test_household_tabs_and_refusal_on_the_page(
     assert page.status_code == 200
     assert "公示期：2022年9月1日至2022年9月7日" in page.text and 'href="/households/' in page.text
     token = csrf_from(page.text)
+    # No content: the error stands by the text area (tied to it for screen readers), what was typed is kept.
+    r = await client.post(
+        f"/households/{h1}/objections",
+        data={"csrf_token": token, "raised_on": "2022-09-03", "raised_by_name": "王小明", "content": " "},
+    )
+    assert r.status_code == 422 and field_error(r.text, "content")
+    area = re.search(r'<textarea[^>]*id="f-content"[^>]*>', r.text)
+    assert (
+        area
+        and 'aria-invalid="true"' in area.group(0)
+        and 'aria-describedby="f-content-error"' in area.group(0)
+    )
+    assert input_value(r.text, "raised_by_name") == "王小明"
     r = await client.post(
         f"/households/{h1}/objections",
         data={
