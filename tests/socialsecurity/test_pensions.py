@@ -348,6 +348,33 @@ async def _remove(engine: AsyncEngine, batch_ids: Sequence[int]) -> None:
             await s.execute(delete(Project).where(Project.id == project_id))
 
 
+async def _books_mark(engine: AsyncEngine) -> tuple[int, int]:
+    """The last journal transaction and ledger account on record: what a committing test adds comes after."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT (SELECT coalesce(max(id), 0) FROM journal_transactions),"
+                    " (SELECT coalesce(max(id), 0) FROM ledger_accounts)"
+                )
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+async def _remove_books(owner_engine: AsyncEngine, mark: tuple[int, int]) -> None:
+    """Delete the journal transactions and ledger accounts added since ``mark`` (the enrollments' credits to their
+    individual accounts). The books are append-only for the application, so this is done as the database owner
+    with its triggers off for the transaction: otherwise the next tests that read the county's books (balances,
+    the trial balance, a village with no accounts yet) would see this test's postings."""
+    transactions, accounts = mark
+    async with owner_engine.connect() as conn, conn.begin():
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("DELETE FROM journal_lines WHERE transaction_id > :t"), {"t": transactions})
+        await conn.execute(text("DELETE FROM journal_transactions WHERE id > :t"), {"t": transactions})
+        await conn.execute(text("DELETE FROM ledger_accounts WHERE id > :a"), {"a": accounts})
+
+
 async def _once_each(maker: async_sessionmaker[AsyncSession], ids: Sequence[int]) -> int:
     """How many (person, month) rows the enrollments have, after checking none is there twice."""
     async with maker() as s:
@@ -367,6 +394,7 @@ async def test_one_row_per_person_and_month_under_concurrent_writes(
 ) -> None:
     """Committed data in 东关村, claimed by two sessions at once; everything written is removed at the end."""
     maker = make_sessionmaker(engine)
+    books = await _books_mark(engine)
     async with maker() as s:
         births = [date(1950, 1, 1) + timedelta(days=97 * i) for i in range(12)]
         enrollments = await pensioners(s, pinned_clock, births, village=DGC)
@@ -454,6 +482,8 @@ async def test_one_row_per_person_and_month_under_concurrent_writes(
         assert kept == 1
     finally:
         await _remove(engine, [enrollments[0].batch_id])
+        await _remove_books(owner_engine, books)
+    assert await _books_mark(engine) == books
     async with maker() as s:
         assert await s.scalar(select(func.count()).where(Enrollment.id.in_(ids))) == 0
         assert await s.scalar(select(func.count()).where(PensionMonth.enrollment_id.in_(ids))) == 0
