@@ -1,4 +1,5 @@
-"""发放台账 (payment ledger) as PDF and XLSX, from rows the caller has already read and masked; no database here.
+"""发放台账 (payment ledger) as PDF and XLSX, from rows the caller has already read and masked, and the 对账报告
+(reconciliation report) as PDF; no database here.
 
 The PDF is A4 landscape with one row per payment, a header on every page (title, batch, county/scope/period,
 "第 x 页 共 y 页"), a 本页小计 line (count, amount, 大写) on every page and, on the last page, the 合计 (count,
@@ -36,7 +37,7 @@ from datetime import date
 from io import BytesIO
 from typing import Any, TypeVar
 
-from app.agreements.pdf import TEMPLATE_DIR, html_of
+from app.agreements.pdf import TEMPLATE_DIR, html_of, html_to_pdf
 from app.core.money import fen_to_yuan, format_yuan, to_chinese_capital
 from app.socialsecurity.roster import xlsx_table
 
@@ -362,3 +363,56 @@ def ledger_xlsx(doc: LedgerDoc) -> bytes:
         )
     )
     return xlsx_table(doc.title, HEADERS, rows, text_columns=_XLSX_TEXT_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------------ 对账报告
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    filename: str
+    sha256: str  # the first 16 hex digits
+    by: str
+    at: str
+    lines: int
+    total: int
+    paid: int
+    paid_total: int
+    failed: int
+    failed_total: int
+    exceptions: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRow:
+    row_no: int
+    reference: str
+    problem: str
+    detail: str
+    outcome: str  # "已发放：银行补发（张静）" or "待处理"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationDoc:
+    """The 对账报告 page's content, as text and fen, for the PDF the finance bureau signs and files."""
+
+    batch_no: str
+    kind: str
+    period: str
+    scope: str
+    status: str
+    created_by: str
+    approved_by: str
+    agrees: bool
+    pending: int
+    open_exceptions: int
+    totals: tuple[tuple[str, str, int | None], ...]  # (label, count, amount in fen or None)
+    checks: tuple[tuple[str, bool, str], ...]
+    imports: tuple[ImportRow, ...]
+    exceptions: tuple[ExceptionRow, ...]
+    generated_on: date
+
+
+def reconciliation_pdf(doc: ReconciliationDoc) -> bytes:
+    """The reconciliation report on A4 (tables repeat their header on a new page), with the signature block."""
+    return html_to_pdf(html_of("reconciliation.html", {"d": doc}))

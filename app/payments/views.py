@@ -28,7 +28,7 @@ from app.areas import service as areas
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, require
 from app.config import get_settings
-from app.core.clock import format_date_cn, today_in_china
+from app.core.clock import format_date_cn, format_datetime_cn, today_in_china
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import fen_to_yuan, format_yuan
 from app.core.params import BIGINT_MAX, INT_MAX
@@ -722,10 +722,9 @@ async def close(request: Request, session: Session, principal: WebPrincipal, bat
 # ------------------------------------------------------------------------------------------------ reports
 
 
-@router.get("/payments/{batch_id}/reconciliation")
-async def reconciliation(
-    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId
-) -> HTMLResponse:
+async def _reconciliation(
+    session: AsyncSession, principal: Principal, batch_id: int
+) -> tuple[service.Reconciliation, dict[int, str], str]:
     report = await service.reconciliation(session, principal, batch_id)
     batch = report.summary.batch
     names = await user_names(
@@ -737,6 +736,14 @@ async def reconciliation(
             *(e.exception.resolved_by for e in report.exceptions),
         ],
     )
+    return report, names, await _scope_label(session, report.summary)
+
+
+@router.get("/payments/{batch_id}/reconciliation")
+async def reconciliation(
+    request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId
+) -> HTMLResponse:
+    report, names, scope_label = await _reconciliation(session, principal, batch_id)
     return render(
         request,
         "payments/reconciliation.html",
@@ -745,11 +752,85 @@ async def reconciliation(
             "nav": "payments",
             "r": report,
             "sm": report.summary,
-            "batch": batch,
-            "scope_label": await _scope_label(session, report.summary),
+            "batch": report.summary.batch,
+            "scope_label": scope_label,
             "names": names,
         },
     )
+
+
+def reconciliation_doc(
+    report: service.Reconciliation, names: dict[int, str], scope_label: str, today: date
+) -> reports.ReconciliationDoc:
+    """The 对账报告 page's figures and words, for its PDF."""
+    sm, batch = report.summary, report.summary.batch
+
+    def name(user_id: int | None) -> str:
+        return names.get(user_id, "") if user_id is not None else ""
+
+    def outcome(e: service.ExceptionView) -> str:
+        x = e.exception
+        if not x.resolution:
+            return "待处理"
+        return f"{e.resolution_label}：{x.note}（{name(x.resolved_by)}）"
+
+    return reports.ReconciliationDoc(
+        batch_no=batch.number,
+        kind=sm.kind_label,
+        period=period_cn(batch.period),
+        scope=scope_label,
+        status=sm.status_label,
+        created_by=name(batch.created_by),
+        approved_by=name(batch.approved_by),
+        agrees=report.ledger_agrees,
+        pending=sm.pending,
+        open_exceptions=sm.open_exceptions,
+        totals=(
+            ("送银行代发", str(batch.line_count), batch.total),
+            ("已发放", str(sm.paid), sm.paid_total),
+            ("发放失败", str(sm.failed), sm.failed_total),
+            ("待银行处理", str(sm.pending), sm.pending_total),
+            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {len(report.exceptions)}", None),
+            ("代发在途余额", "", report.clearing_left),
+        ),
+        checks=tuple(report.checks),
+        imports=tuple(
+            reports.ImportRow(
+                filename=i.filename,
+                sha256=i.sha256.hex()[:16],
+                by=name(i.imported_by),
+                at=format_datetime_cn(i.imported_at),
+                lines=i.line_count,
+                total=i.total,
+                paid=i.paid_count,
+                paid_total=i.paid_total,
+                failed=i.failed_count,
+                failed_total=i.failed_total,
+                exceptions=i.exception_count,
+            )
+            for i in report.imports
+        ),
+        exceptions=tuple(
+            reports.ExceptionRow(
+                row_no=e.exception.row_no,
+                reference=e.exception.reference,
+                problem=e.problem_label,
+                detail=e.exception.detail,
+                outcome=outcome(e),
+            )
+            for e in report.exceptions
+        ),
+        generated_on=today,
+    )
+
+
+@router.get("/payments/{batch_id}/reconciliation.pdf")
+async def reconciliation_pdf(session: Session, principal: WebPrincipal, batch_id: BatchId) -> Response:
+    """The 对账报告 as a PDF to sign and file."""
+    report, names, scope_label = await _reconciliation(session, principal, batch_id)
+    doc = reconciliation_doc(report, names, scope_label, today_in_china())
+    data = await pdf.render_in_thread(reports.reconciliation_pdf, doc)
+    return pdf_response(data, f"对账报告-{doc.batch_no}.pdf")
 
 
 def _village_path(raw: str | None) -> str | None:

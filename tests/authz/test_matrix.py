@@ -260,6 +260,12 @@ def check_villages(probe: Probe, aim: Aim, response: httpx.Response) -> None:
         assert wanted <= names, (wanted, names)
 
 
+def check_pdf(probe: Probe, aim: Aim, response: httpx.Response) -> None:
+    if probe.succeeds:
+        assert response.headers["content-type"] == "application/pdf", response.headers
+        assert response.content.startswith(b"%PDF"), response.content[:20]
+
+
 def check_zip(probe: Probe, aim: Aim, response: httpx.Response) -> None:
     if probe.succeeds:
         assert response.headers["content-type"] == "application/zip", response.headers
@@ -1243,6 +1249,13 @@ _ROUTES = [
         changes=True,
     ),
     web("GET", "/payments/{batch_id}/reconciliation", LEDGER_R, kinds={"batch_id": "payment_imported_batch"}),
+    web(
+        "GET",
+        "/payments/{batch_id}/reconciliation.pdf",
+        LEDGER_R,
+        kinds={"batch_id": "payment_imported_batch"},
+        check=check_pdf,
+    ),
     web(
         "GET",
         "/payments/{batch_id}/ledger.pdf",

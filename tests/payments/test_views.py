@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from io import BytesIO
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -21,12 +22,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.core.money import format_yuan, to_chinese_capital
 from app.payments import bankfiles, jobs, service
 from app.payments.models import BankException, PaymentBatch
 from tests.agreements.helpers import at, principal
 from tests.payments.helpers import result_lines, world
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
+from tests.socialsecurity.test_views import pdf_text
 from tests.web.pages import Browser, field_error, post_form, text_of
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -254,6 +257,26 @@ async def test_batch_from_generation_to_close(
     assert kept.sha256.hex()[:16] not in report.text  # the export's hash is not an import's
     result_import = (await service.imports_of(db, await principal(db, "fin"), batch.id))[0]
     assert result_import.sha256.hex()[:16] in report.text
+    # … and as a PDF to sign and file: the same figures (with 大写), checks, file and exception, and the signatures.
+    assert f'href="{url}/reconciliation.pdf"' in report.text
+    r = await fin.get(f"{url}/reconciliation.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert "对账报告-YL202306-410727.pdf" in unquote(r.headers["content-disposition"])
+    printed = " ".join(pdf_text(r.content).split())
+    for shown in (
+        "资金发放对账报告",
+        "YL202306-410727（养老金）",
+        "账实相符：各项核对一致",
+        f"送银行代发 {batch.line_count} {format_yuan(batch.total)} {to_chinese_capital(batch.total)}",
+        "已发放 + 失败 + 待处理 = 批次合计",
+        "回盘.txt",
+        result_import.sha256.hex()[:16],
+        "银行误列",
+        "经办人：",
+        "财政局负责人：",
+    ):
+        assert shown in printed, shown
+    assert printed.count("✓ 相符") == 4 and "✗" not in printed
 
     # Ledger downloads, for the batch and for one village: PDF and XLSX, each audited.
     before = await downloads(db)
