@@ -366,11 +366,15 @@ async def list_exceptions(
     principal: ApiPrincipal,
     batch_id: BatchId,
     open_only: Annotated[bool, Query(title="只列未处理的")] = False,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, title="跳过前多少条")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, title="最多列出多少条")] = 1_000,
 ) -> list[ExceptionOut]:
-    """对账异常：结果文件中找不到对应明细、账号/户名/金额不符或重复的行，及其处理情况。"""
-    return [
-        exception_out(v) for v in await service.exceptions(session, principal, batch_id, open_only=open_only)
-    ]
+    """对账异常：结果文件中找不到对应明细、账号/户名/金额不符或重复的行，及其处理情况；按回盘文件的行序，
+    每次最多 limit 条（默认 1000），用 offset 取后面的。"""
+    views = await service.exceptions(
+        session, principal, batch_id, open_only=open_only, offset=offset, limit=limit
+    )
+    return [exception_out(v) for v in views]
 
 
 @router.post("/payments/exceptions/{exception_id}/resolve", response_model=ExceptionOut, responses=WRITE)
@@ -383,8 +387,8 @@ async def resolve_exception(
     resolved = await service.resolve_exception(
         session, principal, exception_id, resolution=body.resolution, note=body.note
     )
-    views = await service.exceptions(session, principal, resolved.batch_id)
-    return exception_out(next(v for v in views if v.exception.id == resolved.id))
+    [view] = await service.exceptions(session, principal, resolved.batch_id, exception_id=resolved.id)
+    return exception_out(view)
 
 
 @router.post("/payments/batches/{batch_id}/close", response_model=BatchOut, responses=WRITE)
@@ -402,6 +406,7 @@ async def reconciliation(session: Session, principal: ApiPrincipal, batch_id: Ba
         batch=batch_out(report.summary),
         imports=[result_import_out(i) for i in report.imports],
         exceptions=[exception_out(e) for e in report.exceptions],
+        exception_count=report.exception_count,
         postings={code: fen_to_yuan(net) for code, net in sorted(report.postings.items())},
         clearing_left=fen_to_yuan(report.clearing_left),
         ledger_agrees=report.ledger_agrees,

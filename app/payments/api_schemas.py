@@ -171,7 +171,8 @@ class CheckOut(BaseModel):
 class ReconciliationOut(BaseModel):
     batch: BatchOut
     imports: list[ResultImportOut]
-    exceptions: list[ExceptionOut]
+    exceptions: list[ExceptionOut]  # the first 500 by line of the file
+    exception_count: int  # all of them
     postings: dict[str, str]  # account code → debit − credit posted for the batch
     clearing_left: str
     ledger_agrees: bool

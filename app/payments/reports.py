@@ -409,6 +409,7 @@ class ReconciliationDoc:
     totals: tuple[tuple[str, str, int | None], ...]  # (label, count, amount in fen or None)
     checks: tuple[tuple[str, bool, str], ...]
     imports: tuple[ImportRow, ...]
+    exception_count: int  # all of the batch's; ``exceptions`` may list fewer (the first, by line of the file)
     exceptions: tuple[ExceptionRow, ...]
     generated_on: date
 

@@ -1482,13 +1482,30 @@ class ExceptionView:
 
 
 async def exceptions(
-    session: AsyncSession, principal: Principal, batch_id: int, *, open_only: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: int,
+    *,
+    open_only: bool = False,
+    open_first: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+    exception_id: int | None = None,
 ) -> list[ExceptionView]:
+    """The batch's exceptions in the order of the file's lines as imported (``open_first``: the open ones
+    first), ``offset`` / ``limit`` of them: a bad file can leave a million, and a page or a report lists a
+    bounded number (``exception_count`` says how many there are). ``exception_id``: that one only."""
     batch = await get_batch(session, principal, batch_id)
-    query = select(BankException).where(BankException.batch_id == batch.id).order_by(BankException.id)
+    query = select(BankException).where(BankException.batch_id == batch.id)
+    if open_first:
+        query = query.order_by(BankException.resolution.is_not(None), BankException.id)
+    else:
+        query = query.order_by(BankException.id)
     if open_only:
         query = query.where(BankException.resolution.is_(None))
-    found = (await session.scalars(query)).all()
+    if exception_id is not None:
+        query = query.where(BankException.id == exception_id)
+    found = (await session.scalars(query.offset(offset).limit(limit))).all()
     line_ids = [e.line_id for e in found if e.line_id is not None]
     lines: dict[int, Any] = {}
     if line_ids:
@@ -1516,6 +1533,14 @@ async def exceptions(
             )
         )
     return out
+
+
+async def exception_count(session: AsyncSession, batch_id: int) -> int:
+    """How many exceptions the batch has (resolved or not); the caller has read the batch."""
+    found = await session.scalar(
+        select(func.count()).select_from(BankException).where(BankException.batch_id == batch_id)
+    )
+    return int(found or 0)
 
 
 async def resolve_exception(
@@ -1641,6 +1666,10 @@ async def record_download(
 # ------------------------------------------------------------------------------------------------ reconciliation
 
 
+# The reconciliation report lists this many exceptions at most (page, PDF, API); its counts cover them all.
+REPORTED_EXCEPTIONS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
     summary: BatchSummary
@@ -1650,6 +1679,7 @@ class Reconciliation:
     clearing_left: int
     ledger_agrees: bool
     checks: list[tuple[str, bool, str]]
+    exception_count: int  # all of the batch's; ``exceptions`` lists the first REPORTED_EXCEPTIONS of them
 
 
 async def reconciliation(session: AsyncSession, principal: Principal, batch_id: int) -> Reconciliation:
@@ -1695,11 +1725,12 @@ async def reconciliation(session: AsyncSession, principal: Principal, batch_id: 
     return Reconciliation(
         summary,
         await imports_of(session, principal, batch_id),
-        await exceptions(session, principal, batch_id),
+        await exceptions(session, principal, batch_id, limit=REPORTED_EXCEPTIONS),
         postings,
         clearing_left,
         all(ok for _n, ok, _d in checks),
         checks,
+        await exception_count(session, batch.id),
     )
 
 

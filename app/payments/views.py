@@ -52,6 +52,8 @@ StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
 VillageQuery = Annotated[str | None, Query(max_length=200, title="村的区划路径")]
 
 LINES_PAGE_SIZE = 200
+# The batch page lists this many exceptions, the open ones first (a bad bank file can leave a great many).
+SHOWN_EXCEPTIONS = 100
 REFRESH_SECONDS = 2
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UPLOAD_TEXT = "200 MB"
@@ -375,7 +377,10 @@ async def _batch_page(
         offset=(page - 1) * LINES_PAGE_SIZE,
         limit=LINES_PAGE_SIZE,
     )
-    exceptions = await service.exceptions(session, principal, batch_id)
+    exceptions = await service.exceptions(
+        session, principal, batch_id, open_first=True, limit=SHOWN_EXCEPTIONS
+    )
+    exception_count = await service.exception_count(session, batch.id) if exceptions else 0
     exports = await service.exports_of(session, principal, batch_id)
     imports = await service.imports_of(session, principal, batch_id)
     names = await user_names(
@@ -416,7 +421,7 @@ async def _batch_page(
                 _batch_url(batch_id), {"status": status}, page=page, total=shown, page_size=LINES_PAGE_SIZE
             ),
             "exceptions": exceptions,
-            "open_exceptions": [e for e in exceptions if e.exception.resolution is None],
+            "exception_count": exception_count,
             "exports": exports,
             "imports": imports,
             "approve_form": forms.approve or FormState.of(APPROVE_LABELS),
@@ -659,9 +664,7 @@ async def resolve(
     request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId, exception_id: ExceptionId
 ) -> Response:
     require(principal, Perm.PAYMENT_PREPARE)
-    found = [
-        e for e in await service.exceptions(session, principal, batch_id) if e.exception.id == exception_id
-    ]
+    found = await service.exceptions(session, principal, batch_id, exception_id=exception_id)
     if not found:
         raise NotFound("找不到该对账异常")
     row_no, reference = found[0].exception.row_no, found[0].exception.reference
@@ -790,7 +793,7 @@ def reconciliation_doc(
             ("已发放", str(sm.paid), sm.paid_total),
             ("发放失败", str(sm.failed), sm.failed_total),
             ("待银行处理", str(sm.pending), sm.pending_total),
-            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {len(report.exceptions)}", None),
+            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {report.exception_count}", None),
             ("代发在途余额", "", report.clearing_left),
         ),
         checks=tuple(report.checks),
@@ -810,6 +813,7 @@ def reconciliation_doc(
             )
             for i in report.imports
         ),
+        exception_count=report.exception_count,
         exceptions=tuple(
             reports.ExceptionRow(
                 row_no=e.exception.row_no,

@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.core.money import format_yuan, to_chinese_capital
-from app.payments import bankfiles, jobs, service
+from app.payments import bankfiles, jobs, service, views
 from app.payments.models import BankException, PaymentBatch
 from tests.agreements.helpers import at, principal
 from tests.payments.helpers import result_lines, world
+from tests.payments.test_api import token
+from tests.payments.test_service import _exported_june
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
 from tests.socialsecurity.test_views import pdf_text
@@ -331,3 +333,70 @@ async def test_export_refused_without_money_shows_on_the_page(
     r = await post_form(c, url, f"{url}/export", {"format": "csv", "confirm": "1"})
     assert r.status_code == 409 and "不足以支付本批次" in r.text and "请先登记资金拨入" in r.text
     assert (await service.batch_summary(db, fin, generated.batch.id)).batch.status == "approved"
+
+
+async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad bank file can leave a great many exceptions: the batch page lists a bounded number of them, the open
+    ones first, and says how many there are; one not listed can still be resolved; the reconciliation report
+    (page, PDF, API) lists the first ones by line of the file and counts them all; the API pages through them."""
+    monkeypatch.setattr(views, "SHOWN_EXCEPTIONS", 2)
+    monkeypatch.setattr(service, "REPORTED_EXCEPTIONS", 3)
+    fin_user, batch = await _exported_june(db, pinned_clock)
+    lines = await result_lines(db, batch)
+    unknown = [
+        dataclasses.replace(lines[0], seq=90 + i, reference=f"{batch.number}-00000{90 + i}") for i in range(5)
+    ]
+    content = bankfiles.result_file("psbc", batch.number, [*lines, *unknown])
+    await service.import_results(db, fin_user, batch.id, fmt="psbc", filename="回盘.txt", content=content)
+    await db.commit()
+    ids = [e.exception.id for e in await service.exceptions(db, fin_user, batch.id)]
+    assert len(ids) == 5
+
+    fin = await browser("fin")
+    url = f"/payments/{batch.id}"
+    page = await fin.get(url)
+    assert "共 5 条，未处理 5 条；下面列出其中 2 条（未处理的在前），处理后其余的依次列出" in page.text
+    assert re.findall(r'id="exception-(\d+)"', page.text) == [str(i) for i in ids[:2]]
+    # The last one is not on the page; resolving it works all the same.
+    last = ids[-1]
+    r = await post_form(
+        fin,
+        url,
+        f"{url}/exceptions/{last}/resolve",
+        {f"resolution_{last}": "dismissed", f"note_{last}": "银行误列"},
+    )
+    assert r.status_code == 303
+    # Resolve the first two: the open ones come up next, the resolved ones after them.
+    for x in ids[:2]:
+        r = await post_form(
+            fin,
+            url,
+            f"{url}/exceptions/{x}/resolve",
+            {f"resolution_{x}": "dismissed", f"note_{x}": "银行误列"},
+        )
+        assert r.status_code == 303
+    page = await fin.get(url)
+    assert "共 5 条，未处理 2 条；下面列出其中 2 条" in page.text
+    assert re.findall(r'id="exception-(\d+)"', page.text) == [str(i) for i in ids[2:4]]
+
+    report = await fin.get(f"{url}/reconciliation")
+    assert "2 / 5" in report.text and "共 5 条，下面按回盘文件的行序列出前 3 条" in report.text
+    assert [
+        int(n) for n in re.findall(r'<td class="num">(\d+)</td>\s*<td class="nowrap">YL', report.text)
+    ] == [
+        4,
+        5,
+        6,
+    ]
+    printed = " ".join(pdf_text((await fin.get(f"{url}/reconciliation.pdf")).content).split())
+    assert "共 5 条，以下按回盘文件的行序列出前 3 条" in printed and "2/5" in printed.replace(" ", "")
+
+    bearer = await token(fin, "fin")
+    api = await fin.get(
+        f"/api/v1/payments/batches/{batch.id}/exceptions", params={"offset": 3, "limit": 2}, headers=bearer
+    )
+    assert api.status_code == 200 and [e["row_no"] for e in api.json()] == [7, 8]
+    api = await fin.get(f"/api/v1/payments/batches/{batch.id}/reconciliation", headers=bearer)
+    assert api.json()["exception_count"] == 5 and len(api.json()["exceptions"]) == 3
