@@ -406,7 +406,7 @@ async def reconciliation(session: Session, principal: ApiPrincipal, batch_id: Ba
         batch=batch_out(report.summary),
         imports=[result_import_out(i) for i in report.imports],
         exceptions=[exception_out(e) for e in report.exceptions],
-        exception_count=report.exception_count,
+        exception_count=report.summary.exceptions,
         postings={code: fen_to_yuan(net) for code, net in sorted(report.postings.items())},
         clearing_left=fen_to_yuan(report.clearing_left),
         ledger_agrees=report.ledger_agrees,

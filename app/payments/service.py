@@ -81,6 +81,7 @@ class BatchSummary:
     failed_total: int
     open_exceptions: int
     reissued: int
+    exceptions: int  # all of the batch's, resolved or not
 
     @property
     def status_label(self) -> str:
@@ -150,17 +151,16 @@ async def _summaries(session: AsyncSession, batches: Sequence[PaymentBatch]) -> 
             {"ids": ids},
         )
     }
-    open_exc: dict[int, int] = dict(
-        (
-            await session.execute(
-                text(
-                    "SELECT batch_id, count(*) FROM bank_exceptions WHERE batch_id = ANY(:ids) "
-                    "AND resolution IS NULL GROUP BY batch_id"
-                ),
-                {"ids": ids},
-            )
-        ).all()
-    )
+    exc = {
+        r.batch_id: r
+        for r in await session.execute(
+            text(
+                "SELECT batch_id, count(*) FILTER (WHERE resolution IS NULL) AS open, count(*) AS all "
+                "FROM bank_exceptions WHERE batch_id = ANY(:ids) GROUP BY batch_id"
+            ),
+            {"ids": ids},
+        )
+    }
     names = dict(
         (
             await session.execute(
@@ -170,7 +170,7 @@ async def _summaries(session: AsyncSession, batches: Sequence[PaymentBatch]) -> 
     )
     out = []
     for b in batches:
-        r = rows.get(b.id)
+        r, e = rows.get(b.id), exc.get(b.id)
         out.append(
             BatchSummary(
                 b,
@@ -180,8 +180,9 @@ async def _summaries(session: AsyncSession, batches: Sequence[PaymentBatch]) -> 
                 int(r.failed) if r else 0,
                 int(r.paid_total) if r else 0,
                 int(r.failed_total) if r else 0,
-                int(open_exc.get(b.id, 0)),
+                int(e.open) if e else 0,
                 int(r.reissued) if r else 0,
+                int(e.all) if e else 0,
             )
         )
     return out
@@ -1494,7 +1495,7 @@ async def exceptions(
 ) -> list[ExceptionView]:
     """The batch's exceptions in the order of the file's lines as imported (``open_first``: the open ones
     first), ``offset`` / ``limit`` of them: a bad file can leave a million, and a page or a report lists a
-    bounded number (``exception_count`` says how many there are). ``exception_id``: that one only."""
+    bounded number (``BatchSummary.exceptions`` says how many there are). ``exception_id``: that one only."""
     batch = await get_batch(session, principal, batch_id)
     query = select(BankException).where(BankException.batch_id == batch.id)
     if open_first:
@@ -1533,14 +1534,6 @@ async def exceptions(
             )
         )
     return out
-
-
-async def exception_count(session: AsyncSession, batch_id: int) -> int:
-    """How many exceptions the batch has (resolved or not); the caller has read the batch."""
-    found = await session.scalar(
-        select(func.count()).select_from(BankException).where(BankException.batch_id == batch_id)
-    )
-    return int(found or 0)
 
 
 async def resolve_exception(
@@ -1679,7 +1672,6 @@ class Reconciliation:
     clearing_left: int
     ledger_agrees: bool
     checks: list[tuple[str, bool, str]]
-    exception_count: int  # all of the batch's; ``exceptions`` lists the first REPORTED_EXCEPTIONS of them
 
 
 async def reconciliation(session: AsyncSession, principal: Principal, batch_id: int) -> Reconciliation:
@@ -1730,7 +1722,6 @@ async def reconciliation(session: AsyncSession, principal: Principal, batch_id: 
         clearing_left,
         all(ok for _n, ok, _d in checks),
         checks,
-        await exception_count(session, batch.id),
     )
 
 

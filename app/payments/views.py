@@ -380,7 +380,6 @@ async def _batch_page(
     exceptions = await service.exceptions(
         session, principal, batch_id, open_first=True, limit=SHOWN_EXCEPTIONS
     )
-    exception_count = await service.exception_count(session, batch.id) if exceptions else 0
     exports = await service.exports_of(session, principal, batch_id)
     imports = await service.imports_of(session, principal, batch_id)
     names = await user_names(
@@ -421,7 +420,6 @@ async def _batch_page(
                 _batch_url(batch_id), {"status": status}, page=page, total=shown, page_size=LINES_PAGE_SIZE
             ),
             "exceptions": exceptions,
-            "exception_count": exception_count,
             "exports": exports,
             "imports": imports,
             "approve_form": forms.approve or FormState.of(APPROVE_LABELS),
@@ -793,7 +791,7 @@ def reconciliation_doc(
             ("已发放", str(sm.paid), sm.paid_total),
             ("发放失败", str(sm.failed), sm.failed_total),
             ("待银行处理", str(sm.pending), sm.pending_total),
-            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {report.exception_count}", None),
+            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {sm.exceptions}", None),
             ("代发在途余额", "", report.clearing_left),
         ),
         checks=tuple(report.checks),
@@ -813,7 +811,7 @@ def reconciliation_doc(
             )
             for i in report.imports
         ),
-        exception_count=report.exception_count,
+        exception_count=sm.exceptions,
         exceptions=tuple(
             reports.ExceptionRow(
                 row_no=e.exception.row_no,
