@@ -125,6 +125,8 @@ class PaymentLine(Base):
             unique=True,
             postgresql_where=text("enrollment_id IS NOT NULL"),
         ),
+        # only the lines that re-issue one (migration 0007): not a NULL entry for each of a month's million lines
+        Index("ix_payment_lines_reissue_of", "reissue_of", postgresql_where=text("reissue_of IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -150,7 +152,7 @@ class PaymentLine(Base):
         BigInteger, comment=f"补偿款的支付节点（{STATEMENT_CHECKED}）"
     )
     reissue_of: Mapped[int | None] = mapped_column(
-        BigInteger, index=True, comment=f"重发的失败明细（{STATEMENT_CHECKED}）"
+        BigInteger, comment=f"重发的失败明细（{STATEMENT_CHECKED}）"
     )
 
 

@@ -200,6 +200,17 @@ async def test_workflow_bank_file_results_exceptions_reissue_and_ledger(
     assert reissue is not None and reissue.months == [date(2023, 6, 1), date(2023, 7, 1)]
     assert reissue.reissue_of is not None
     assert reissue.account_masked.endswith(account_number(failed_enrollment.id, 1)[-4:])
+    # The re-issue is found through the index of re-issues, which holds nothing for the other lines (0007).
+    indexdef = await db.scalar(
+        text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_payment_lines_reissue_of'")
+    )
+    assert indexdef is not None and indexdef.endswith("WHERE (reissue_of IS NOT NULL)")
+    await db.execute(text("SET LOCAL enable_seqscan = off"))
+    lookup = text("SELECT id FROM payment_lines WHERE reissue_of = :failed")
+    plan = "\n".join((await db.scalars(text(f"EXPLAIN {lookup.text}"), {"failed": reissue.reissue_of})).all())
+    assert "ix_payment_lines_reissue_of" in plan
+    assert (await db.scalars(lookup, {"failed": reissue.reissue_of})).all() == [reissue.id]
+    await db.execute(text("SET LOCAL enable_seqscan = on"))
     # No month is on two live lines: the register still has one row per person and month.
     dupes = await db.scalar(
         text(
