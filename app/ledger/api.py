@@ -18,16 +18,20 @@ from app.ledger.api_schemas import (
     AccountInfoOut,
     AccountOut,
     DepositIn,
+    ReversalIn,
     StatementLineOut,
     StatementOut,
     TransactionOut,
     TrialBalanceOut,
+    VoucherLineOut,
+    VoucherOut,
 )
 from app.ledger.models import ACCOUNT_KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["资金账务"])
 
 AccountId = Annotated[int, Path(ge=1, le=INT_MAX, title="科目编号")]
+TransactionId = Annotated[int, Path(ge=1, le=2**63 - 1, title="凭证号")]
 
 READ: dict[int | str, dict[str, Any]] = {
     401: {"description": "未登录或令牌无效"},
@@ -39,6 +43,10 @@ WRITE: dict[int | str, dict[str, Any]] = {
     **READ,
     400: {"description": "请求体无法解析"},
     422: {"description": "输入有误（信息中写明字段）"},
+}
+REVERSE: dict[int | str, dict[str, Any]] = {
+    **WRITE,
+    409: {"description": "不能冲销：不是资金拨入、已冲销过，或拨入的资金已被动用"},
 }
 
 
@@ -133,3 +141,53 @@ async def deposit(session: Session, principal: ApiPrincipal, body: DepositIn) ->
         posted_at=tx.posted_at,
         amount=fen_to_yuan(amount),
     )
+
+
+def voucher_out(v: service.Voucher) -> VoucherOut:
+    return VoucherOut(
+        id=v.tx.id,
+        kind=v.tx.kind,
+        kind_label=v.kind_label,
+        memo=v.tx.memo,
+        posted_on=v.tx.posted_on,
+        posted_at=v.tx.posted_at,
+        amount=fen_to_yuan(v.amount),
+        posted_by=v.posted_by,
+        batch_id=v.tx.batch_id,
+        lines=[
+            VoucherLineOut(
+                account_id=line.account_id,
+                code=line.code,
+                name=line.name,
+                debit=fen_to_yuan(line.debit),
+                credit=fen_to_yuan(line.credit),
+            )
+            for line in v.lines
+        ],
+        reverses_id=v.tx.reverses_id,
+        reversed_by_id=v.reversed_by.id if v.reversed_by is not None else None,
+        reversible=v.reversible,
+    )
+
+
+@router.get("/ledger/transactions/{transaction_id}", response_model=VoucherOut, responses=QUERY)
+async def transaction(session: Session, principal: ApiPrincipal, transaction_id: TransactionId) -> VoucherOut:
+    """记账凭证：分录、登记人，及冲销它的或它冲销的凭证。"""
+    return voucher_out(await service.voucher(session, principal, transaction_id))
+
+
+@router.post(
+    "/ledger/transactions/{transaction_id}/reversal",
+    response_model=VoucherOut,
+    status_code=201,
+    responses=REVERSE,
+)
+async def reversal(
+    session: Session, principal: ApiPrincipal, transaction_id: TransactionId, body: ReversalIn
+) -> VoucherOut:
+    """冲销一笔登记错的资金拨入：记一张借贷方向相反的冲销凭证（原凭证保留，两张合计为零），返回冲销凭证。每笔拨入只能冲销
+    一次；记账日期不早于原凭证、不晚于今天；拨入的资金已被动用（余额不足）时不能冲销。"""
+    tx = await service.reverse(
+        session, principal, transaction_id, reason=body.reason, posted_on=body.posted_on
+    )
+    return voucher_out(await service.voucher(session, principal, tx.id))

@@ -27,6 +27,16 @@ class DepositIn(BaseModel):
 register_titles(DepositIn)
 
 
+class ReversalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=500)
+
+    reason: CleanText = Field(min_length=1, max_length=200, title="冲销原因")
+    posted_on: PostingDay = Field(title="记账日期")
+
+
+register_titles(ReversalIn)
+
+
 class AccountOut(BaseModel):
     id: int
     code: str
@@ -81,3 +91,20 @@ class TransactionOut(BaseModel):
     posted_on: date
     posted_at: datetime
     amount: str
+
+
+class VoucherLineOut(BaseModel):
+    account_id: int
+    code: str
+    name: str
+    debit: str
+    credit: str
+
+
+class VoucherOut(TransactionOut):
+    posted_by: str
+    batch_id: int | None
+    lines: list[VoucherLineOut]
+    reverses_id: int | None = Field(description="本凭证冲销的凭证号")
+    reversed_by_id: int | None = Field(description="冲销本凭证的凭证号")
+    reversible: bool = Field(description="是否可以冲销（资金拨入且未冲销）")

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
 from app.audit import service as audit
+from app.auth.models import User
 from app.auth.policy import SYSTEM, Perm, Principal, require
-from app.core.errors import InvalidInput, NotFound
+from app.core.clock import today_in_china
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.money import fen_to_yuan
 from app.ledger import rules
 from app.ledger.models import ACCOUNT_KINDS, JournalLine, JournalTransaction, LedgerAccount
@@ -248,6 +250,146 @@ async def deposit_project(
         county_code=project.county_code,
     )
     return tx
+
+
+# ------------------------------------------------------------------------------------------- correcting
+
+
+async def lock_funds(session: AsyncSession, county_code: str) -> None:
+    """Serialise, per county, the writes that check a fund's balance before drawing on it (a batch's export, the
+    reversal of a deposit), so two of them cannot both see the same money."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('ledger_funds:' || :county))"), {"county": county_code}
+    )
+
+
+# Which transactions a finance user may reverse by hand: deposits, the ones typed in. The others follow from a
+# batch, a bank file, an agreement or a death, and are corrected through those (a failed line comes back by its
+# bank result, a voided agreement reverses its payable).
+REVERSIBLE_KINDS = frozenset({"deposit"})
+REASON_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherLine:
+    account_id: int
+    code: str
+    name: str
+    kind: str
+    debit: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """记账凭证 with its lines, and the transaction that reversed it or that it reverses."""
+
+    tx: JournalTransaction
+    kind_label: str
+    posted_by: str  # the user's name, or "系统"
+    lines: list[VoucherLine]
+    reversed_by: JournalTransaction | None
+    reverses: JournalTransaction | None
+
+    @property
+    def amount(self) -> int:
+        return sum(line.debit for line in self.lines)
+
+    @property
+    def reversible(self) -> bool:
+        return self.tx.kind in REVERSIBLE_KINDS and self.reversed_by is None
+
+
+async def voucher(session: AsyncSession, principal: Principal, transaction_id: int) -> Voucher:
+    require(principal, Perm.LEDGER_READ)
+    tx = await session.get(JournalTransaction, transaction_id)
+    if tx is None or (principal is not SYSTEM and tx.county_code != principal.county_code):
+        raise NotFound("找不到该记账凭证")
+    rows = await session.execute(
+        select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.name, LedgerAccount.kind, JournalLine)
+        .join(JournalLine, JournalLine.account_id == LedgerAccount.id)
+        .where(JournalLine.transaction_id == tx.id)
+        .order_by(JournalLine.id)
+    )
+    lines = [VoucherLine(i, code, name, kind, line.debit, line.credit) for i, code, name, kind, line in rows]
+    reversed_by = await session.scalar(
+        select(JournalTransaction).where(JournalTransaction.reverses_id == tx.id)
+    )
+    reverses = await session.get(JournalTransaction, tx.reverses_id) if tx.reverses_id is not None else None
+    poster = await session.get(User, tx.posted_by) if tx.posted_by is not None else None
+    return Voucher(
+        tx,
+        TRANSACTION_KINDS.get(tx.kind, tx.kind),
+        poster.full_name if poster is not None else "系统",
+        lines,
+        reversed_by,
+        reverses,
+    )
+
+
+async def reverse(
+    session: AsyncSession, actor: Principal, transaction_id: int, *, reason: str, posted_on: date
+) -> JournalTransaction:
+    """冲销: post the mirror of a deposit typed in wrongly (every debit a credit and the other way round) and say
+    why. A deposit is reversed once (the database's unique key on reverses_id), not before its own date, and not
+    when its money has been drawn on since (an account would go below zero)."""
+    require(actor, Perm.LEDGER_POST)
+    found = await voucher(session, actor, transaction_id)
+    tx = found.tx
+    if tx.kind not in REVERSIBLE_KINDS:
+        raise Conflict(
+            f"凭证 {tx.id}（{found.kind_label}）不能手工冲销：只有资金拨入可以；其他凭证随发放批次、银行结果和协议更正"
+        )
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("请填写冲销原因，如 金额录错，应为 120000.00 元", field="reason")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"冲销原因最多 {REASON_MAX} 字", field="reason")
+    if posted_on > today_in_china():
+        raise InvalidInput("记账日期不能晚于今天", field="posted_on")
+    if posted_on < tx.posted_on:
+        raise InvalidInput(
+            f"冲销的记账日期不能早于原凭证的记账日期 {tx.posted_on.isoformat()}", field="posted_on"
+        )
+    await lock_funds(session, tx.county_code)
+    earlier = await session.scalar(select(JournalTransaction).where(JournalTransaction.reverses_id == tx.id))
+    if earlier is not None:
+        raise Conflict(f"凭证 {tx.id} 已由凭证 {earlier.id} 冲销，不能重复冲销")
+    for line in found.lines:
+        side = rules.NORMAL_SIDE[line.kind]
+        after = side * (await account_net(session, tx.county_code, line.code) + line.credit - line.debit)
+        if after < 0:
+            now = side * await account_net(session, tx.county_code, line.code)
+            raise Conflict(
+                f"{line.name}余额 {fen_to_yuan(now)} 元，少于要冲销的 {fen_to_yuan(found.amount)} 元："
+                "这笔资金已有部分划出或记入其他科目，不能冲销"
+            )
+    reversal = await post(
+        session,
+        actor,
+        county_code=tx.county_code,
+        kind="reversal",
+        memo=f"冲销凭证 {tx.id}（{tx.memo}）：{reason}",
+        posted_on=posted_on,
+        entries=[Entry(line.code, debit=line.credit, credit=line.debit) for line in found.lines],
+        reverses_id=tx.id,
+    )
+    await audit.record(
+        session,
+        actor,
+        "ledger.reverse",
+        "journal_transaction",
+        reversal.id,
+        before={
+            "transaction": tx.id,
+            "kind": found.kind_label,
+            "memo": tx.memo,
+            "amount": fen_to_yuan(found.amount),
+        },
+        after={"reverses": tx.id, "reason": reason, "posted_on": posted_on.isoformat()},
+        county_code=tx.county_code,
+    )
+    return reversal
 
 
 async def county_projects(session: AsyncSession, principal: Principal) -> list[Project]:

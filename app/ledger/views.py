@@ -33,6 +33,7 @@ from app.web.templating import flash, render
 router = APIRouter()
 
 AccountId = Annotated[int, Path(ge=1, le=INT_MAX, title="科目编号")]
+TransactionId = Annotated[int, Path(ge=1, le=2**63 - 1, title="凭证号")]
 VillageQuery = Annotated[str | None, Query(max_length=20, title="村")]
 
 DEPOSIT_LABELS = {"amount": "拨入金额（元）", "posted_on": "记账日期", "memo": "摘要", "confirm": "确认"}
@@ -43,6 +44,7 @@ PROJECT_DEPOSIT_LABELS = {
     "comp_memo": "摘要",
     "comp_confirm": "确认",
 }
+REVERSE_LABELS = {"reason": "冲销原因", "posted_on": "记账日期", "confirm": "确认"}
 MAX_DEPOSIT = 10**14  # fen: a sanity bound, far above any county's fund
 STATEMENT_LIMIT = 500
 
@@ -313,4 +315,88 @@ async def statement(
             "batches": batches,
             "limit": STATEMENT_LIMIT,
         },
+    )
+
+
+def _reverse_form(values: dict[str, str] | None = None) -> FormState:
+    return FormState.of(REVERSE_LABELS, values or {"posted_on": today_in_china().isoformat()})
+
+
+async def _voucher_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    transaction_id: int,
+    *,
+    form: FormState | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    found = await service.voucher(session, principal, transaction_id)
+    batch = (
+        (await payments.get_batch(session, principal, found.tx.batch_id)).number
+        if found.tx.batch_id is not None
+        else None
+    )
+    return render(
+        request,
+        "ledger/voucher.html",
+        {
+            "nav": "ledger",
+            "v": found,
+            "batch_number": batch,
+            "can_reverse": found.reversible and principal.can(Perm.LEDGER_POST),
+            "form": form or _reverse_form(),
+            "labels": REVERSE_LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/ledger/transactions/{transaction_id}")
+async def voucher(
+    request: Request, session: Session, principal: WebPrincipal, transaction_id: TransactionId
+) -> HTMLResponse:
+    """记账凭证: its lines, who posted it, and what reversed it; a deposit not reversed yet can be reversed here."""
+    return await _voucher_page(request, session, principal, transaction_id)
+
+
+@router.post("/ledger/transactions/{transaction_id}/reverse", response_model=None)
+async def reverse(
+    request: Request, session: Session, principal: WebPrincipal, transaction_id: TransactionId
+) -> Response:
+    """冲销 a deposit typed in wrongly: the mirror transaction, with the reason; POST → 303 → the voucher."""
+    require(principal, Perm.LEDGER_POST)
+    state = _reverse_form(await read_form(request))
+    posted_on: date | None = None
+    raw_date = state.value("posted_on").strip()
+    if not raw_date:
+        state.add("posted_on", "请填写记账日期")
+    else:
+        try:
+            posted_on = date.fromisoformat(raw_date)
+        except ValueError:
+            state.add("posted_on", f"日期格式应为 2023-05-20：{raw_date}")
+    reason = state.value("reason").strip()
+    if not reason:
+        state.add("reason", "请填写冲销原因，如 金额录错，应为 120000.00 元")
+    if state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：这笔拨入确实登记错了")
+    if not state.invalid and posted_on is not None:
+        on = posted_on
+        reversal = await attempt(
+            session,
+            state,
+            lambda: service.reverse(session, principal, transaction_id, reason=reason, posted_on=on),
+        )
+        if reversal is not None:
+            found = await service.voucher(session, principal, transaction_id)
+            response = _see_other(f"/ledger/transactions/{transaction_id}")
+            flash(
+                response,
+                f"已冲销凭证 {transaction_id}：{format_yuan(found.amount)} 元（{to_chinese_capital(found.amount)}），"
+                f"冲销凭证号 {reversal.id}，记账日期 {format_date_cn(on)}",
+            )
+            return response
+    return await _voucher_page(
+        request, session, principal, transaction_id, form=state, status_code=state.status
     )

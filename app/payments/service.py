@@ -793,6 +793,7 @@ async def _batch_accounts(
 async def _post_export(session: AsyncSession, actor: Principal, batch: PaymentBatch) -> None:
     """The first export moves the batch's money from the fund account to the bank (代发在途), if it is there."""
     needs = await _fund_needs(session, batch)
+    await ledger.lock_funds(session, batch.county_code)
     for fund, _clearing, amount, name in needs:
         available = await ledger.account_net(session, batch.county_code, fund)
         if available < amount:

@@ -14,7 +14,8 @@ gone (2001), prepared by nobody of the matrix (so finance may approve) and appro
 
 Besides, per label: ``payment_scope``, the area code of its village's township (what a new batch's body may
 name), ``payment_township``, that township's id (what the batch list page's form names), and ``ledger_account``,
-the individual-account control account of its village. The batches have no lines: the matrix is about who may
+the individual-account control account of its village, and ``ledger_deposit``, a deposit of 1,000.00 into its
+county's social-security fund (reversible). The batches have no lines: the matrix is about who may
 reach them; tests/payments covers what they hold.
 """
 
@@ -30,7 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.auth.policy import SYSTEM
+from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
+from app.ledger.rules import Entry
 from app.payments.models import BankException, BankExport, PaymentBatch, ResultImport
 from tests.seed import HOUSEHOLDS, SEED
 
@@ -47,6 +51,7 @@ PAYMENT_KINDS = frozenset(
         "payment_scope",
         "payment_township",
         "ledger_account",
+        "ledger_deposit",
         "tranche_kind",
     }
 )
@@ -118,7 +123,18 @@ async def _county(db: AsyncSession, county: str, approver: int) -> dict[str, int
     )
     db.add(exception)
     await db.flush()
+    deposit = await ledger.post(
+        db,
+        SYSTEM,
+        county_code=county,
+        kind="deposit",
+        memo="矩阵拨入（待冲销）",
+        posted_on=date(2001, 1, 2),
+        entries=[Entry(ledger_rules.SS_BANK, debit=100_000), Entry(ledger_rules.SS_POOL, credit=100_000)],
+        accounts=await ledger.social_security_accounts(db, county),
+    )
     return {
+        "ledger_deposit": deposit.id,
         "payment_draft_batch": batches["draft"].id,
         "payment_exported_batch": batches["exported"].id,
         "payment_imported_batch": imported.id,
@@ -170,6 +186,14 @@ def web_resolve_body(aim: Aim) -> dict[str, Any]:
 
 def deposit_body(aim: Aim) -> dict[str, Any]:
     return {"amount": "1000.00", "posted_on": "2024-01-02", "memo": "矩阵拨入"}
+
+
+def reversal_body(aim: Aim) -> dict[str, Any]:
+    return {"reason": "矩阵冲销", "posted_on": "2024-01-02"}
+
+
+def web_reversal_body(aim: Aim) -> dict[str, Any]:
+    return {**reversal_body(aim), "confirm": "1"}
 
 
 def web_project_deposit_body(aim: Aim) -> dict[str, Any]:

@@ -167,6 +167,7 @@ Kind = Literal[
     "payment_scope",  # the area code of the label's township
     "payment_township",  # the id of the label's township
     "ledger_account",  # the individual-account control account of the label's village
+    "ledger_deposit",  # a deposit into the label's county's social-security fund, not reversed
     "tranche_kind",  # a compensation tranche's kind (vacate): the same for every label
     # assessments, notices, objections and agreements (tests/authz/agreements_world.py, which says more)
     "submitted_assessment",
@@ -1185,6 +1186,16 @@ _ROUTES = [
         ok=frozenset({201}),
         changes=True,
     ),
+    api("GET", "/ledger/transactions/{transaction_id}", LEDGER_R, kinds={"transaction_id": "ledger_deposit"}),
+    api(
+        "POST",
+        "/ledger/transactions/{transaction_id}/reversal",
+        Perm.LEDGER_POST,
+        kinds={"transaction_id": "ledger_deposit"},
+        body=payments_world.reversal_body,
+        ok=frozenset({201}),
+        changes=True,
+    ),
     # ---- issue 5: payments and ledger pages
     web("GET", "/payments", LEDGER_R),
     # The test app has no connection pool for background jobs: an authorised caller gets as far as being told so.
@@ -1279,6 +1290,15 @@ _ROUTES = [
         changes=True,
     ),
     web("GET", "/ledger/accounts/{account_id}", LEDGER_R, kinds={"account_id": "ledger_account"}),
+    web("GET", "/ledger/transactions/{transaction_id}", LEDGER_R, kinds={"transaction_id": "ledger_deposit"}),
+    web(
+        "POST",
+        "/ledger/transactions/{transaction_id}/reverse",
+        Perm.LEDGER_POST,
+        kinds={"transaction_id": "ledger_deposit"},
+        body=payments_world.web_reversal_body,
+        changes=True,
+    ),
     web(
         "POST",
         "/ledger/deposit-project",
