@@ -414,10 +414,12 @@ def xlsx_table(
     rows: Iterable[Sequence[object]],
     *,
     text_columns: Sequence[int] = (),
+    above: Sequence[str] = (),
 ) -> bytes:
     """One-sheet XLSX of ``headers`` and ``rows`` (streamed, write-only): bold frozen header row, column widths
     from the header and the first rows, ``text_columns`` (0-based) stored as text. Aware datetimes are shown in
-    China Standard Time; text starting with ``=`` is stored as text, never as a formula."""
+    China Standard Time; text starting with ``=`` is stored as text, never as a formula. ``above``: lines of text
+    before the header (a title, what the table is of), each in its own row's first cell, the first one bold."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_sheet_title(sheet_title))
     text_set = frozenset(text_columns)
@@ -435,7 +437,13 @@ def xlsx_table(
                 widths.append(width)
     for index, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"A{len(above) + 2}"  # (write-only: widths and panes go before the first row)
+    for index, line in enumerate(above):
+        cell = WriteOnlyCell(ws, value=_clean_text(line))
+        cell.data_type = "s"
+        if index == 0:
+            cell.font = Font(bold=True, size=14)
+        ws.append([cell])
 
     bold = Font(bold=True)
     header_cells: list[object] = []

@@ -38,6 +38,7 @@ from io import BytesIO
 from typing import Any, TypeVar
 
 from app.agreements.pdf import TEMPLATE_DIR, html_of, html_to_pdf
+from app.core.clock import format_date_cn
 from app.core.money import fen_to_yuan, format_yuan, to_chinese_capital
 from app.socialsecurity.roster import xlsx_table
 
@@ -362,7 +363,21 @@ def ledger_xlsx(doc: LedgerDoc) -> bytes:
             "",
         )
     )
-    return xlsx_table(doc.title, HEADERS, rows, text_columns=_XLSX_TEXT_COLUMNS)
+    rows += [(), *SIGNATURE_ROWS]
+    return xlsx_table(doc.title, HEADERS, rows, text_columns=_XLSX_TEXT_COLUMNS, above=ledger_heading(doc))
+
+
+# The PDF's signature block (pdf_templates/payment_ledger.html), as rows under the XLSX ledger's total.
+SIGNATURE_ROWS: tuple[tuple[str, ...], ...] = (
+    ("制表人：", "", "复核人：", "", "审批人（财政局）：", "", "银行经办人："),
+    ("日期：", "", "日期：", "", "日期：", "", "日期："),
+)
+
+
+def ledger_heading(doc: LedgerDoc) -> list[str]:
+    """The title lines of the XLSX ledger: what the PDF's page head says."""
+    where = f"{doc.county}　范围：{doc.scope}" + (f"　发放期间：{doc.period}" if doc.period else "")
+    return [doc.title, f"批次号：{doc.batch_no}　{where}　制表日期：{format_date_cn(doc.generated_on)}"]
 
 
 # ------------------------------------------------------------------------------------------------ 对账报告

@@ -304,8 +304,16 @@ def test_ledger_xlsx_columns_rows_and_total() -> None:
     assert ws is not None
     assert ws.title == "被征地农民养老金发放台账"
     values = [list(r) for r in ws.iter_rows(values_only=True)]
+    # The PDF's page head as title lines, the header frozen under them.
+    assert values[0][0] == "被征地农民养老金发放台账" and ws["A1"].font.b
+    assert (
+        values[1][0]
+        == "批次号：FQ-PEN-202611-0001　封丘县　范围：城关镇　发放期间：2026年11月　制表日期：2026年11月5日"
+    )
+    assert ws.freeze_panes == "A4"
+    values = values[2:]
     assert values[0] == list(reports.HEADERS)
-    assert len(values) == 1 + 70 + 1
+    assert len(values) == 1 + 70 + 1 + 3
     first = rows[0]
     assert values[1] == [
         1,
@@ -320,7 +328,11 @@ def test_ledger_xlsx_columns_rows_and_total() -> None:
     ]
     assert [v[0] for v in values[1:71]] == list(range(1, 71))
     total = sum(r.amount for r in rows)
-    assert values[-1] == [
+    # The PDF's signature block under the total, after a blank row.
+    assert [v for v in values[-2] if v] == ["制表人：", "复核人：", "审批人（财政局）：", "银行经办人："]
+    assert [v for v in values[-1] if v] == ["日期："] * 4
+    assert not any(values[-3])
+    assert values[-4] == [
         "合计",
         "70 笔",
         None,
@@ -333,15 +345,16 @@ def test_ledger_xlsx_columns_rows_and_total() -> None:
     ]
     # ID, account, amount and reference are text cells.
     for column in ("D", "E", "G", "I"):
-        assert ws[f"{column}2"].data_type == "s"
-        assert ws[f"{column}2"].number_format == "@"
+        assert ws[f"{column}4"].data_type == "s"
+        assert ws[f"{column}4"].number_format == "@"
 
 
 def test_ledger_xlsx_empty() -> None:
     ws = load_workbook(BytesIO(ledger_xlsx(make_doc([])))).active
     assert ws is not None
     values = [list(r) for r in ws.iter_rows(values_only=True)]
-    assert values == [
+    assert values[2:4] == [
         list(reports.HEADERS),
         ["合计", "0 笔", None, None, None, "大写：零元整", "0.00", None, None],
     ]
+    assert len(values) == 7
