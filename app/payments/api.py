@@ -447,11 +447,16 @@ async def _ledger(
     return doc, f"发放台账-{doc.batch_no}{'-' + doc.scope if path else ''}.{fmt}"
 
 
-@router.get("/payments/batches/{batch_id}/ledger.pdf", response_class=Response, responses=PDF)
+@router.get(
+    "/payments/batches/{batch_id}/ledger.pdf",
+    response_class=Response,
+    responses={**PDF, 409: {"description": "整批超过 20,000 笔：请按村下载 PDF 或下载 XLSX"}},
+)
 async def ledger_pdf(
     session: Session, principal: ApiPrincipal, batch_id: BatchId, village: VillageQuery = None
 ) -> Response:
     """发放台账 PDF（全批次或一个村）：每笔一行，每页小计，合计及大写，签字栏；身份证号和账号已遮挡。"""
+    service.check_ledger_pdf(await service.get_batch(session, principal, batch_id), _village_path(village))
     doc, filename = await _ledger(session, principal, batch_id, village, "pdf")
     return _download(await pdf.render_in_thread(reports.ledger_pdf, doc), filename, "application/pdf")
 

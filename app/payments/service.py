@@ -1729,6 +1729,23 @@ async def reconciliation(session: AsyncSession, principal: Principal, batch_id: 
 # ------------------------------------------------------------------------------------------------ 发放台账
 
 
+# A whole batch's 发放台账 as one PDF is made while the request waits (~0.1 s a page of 30 rows, chunked so memory
+# stays bounded): up to this many lines (about 700 pages, a minute or two). A bigger batch — a county's pensions —
+# is printed per village (each village's ledger is signed there) or taken as XLSX.
+LEDGER_PDF_MAX_LINES = 20_000
+
+
+def check_ledger_pdf(batch: PaymentBatch, village_path: str | None) -> None:
+    """Refuse a whole-batch ledger PDF too big to make while the request waits, saying what to do instead."""
+    if village_path is None and batch.line_count > LEDGER_PDF_MAX_LINES:
+        pages = -(-batch.line_count // reports.ROWS_PER_PAGE)
+        raise Conflict(
+            f"本批次共 {batch.line_count:,} 笔，整批发放台账 PDF 约 {pages:,} 页，不能在网页上一次生成（上限 "
+            f"{LEDGER_PDF_MAX_LINES:,} 笔）。请在批次页“各村合计”中按村下载 PDF（每村一份，便于各村签字），"
+            "或下载整批 XLSX"
+        )
+
+
 async def ledger_doc(
     session: AsyncSession, principal: Principal, batch_id: int, *, village_path: str | None = None
 ) -> reports.LedgerDoc:
@@ -1749,7 +1766,7 @@ async def ledger_doc(
         batch_no=batch.number,
         county=county.name,
         scope=scope if scope != county.name else "全县",
-        period=f"{batch.period.year}年{batch.period.month}月" if batch.kind == "pension" else "",
+        period=f"{batch.period.year}年{batch.period.month}月",
         generated_on=today_in_china(),
         rows=[
             reports.LedgerRow(

@@ -431,6 +431,8 @@ async def _batch_page(
             "can_approve": batch.status == "draft" and principal.can(Perm.PAYMENT_APPROVE),
             "own_batch": batch.created_by is not None and batch.created_by == principal.user_id,
             "can_export": batch.status in ("approved", "exported", "imported") and prepare,
+            "whole_pdf": batch.line_count <= service.LEDGER_PDF_MAX_LINES,
+            "max_pdf_lines": service.LEDGER_PDF_MAX_LINES,
             # once every line has its result, a further file could only be exceptions: no form (unless one failed)
             "can_import": batch.status in ("exported", "imported", "reconciled")
             and prepare
@@ -865,6 +867,7 @@ def _ledger_name(doc: reports.LedgerDoc, village: str | None, ext: str) -> str:
 async def ledger_pdf(
     session: Session, principal: WebPrincipal, batch_id: BatchId, village: VillageQuery = None
 ) -> Response:
+    service.check_ledger_pdf(await service.get_batch(session, principal, batch_id), _village_path(village))
     doc, batch = await _ledger_doc(session, principal, batch_id, village)
     data = await pdf.render_in_thread(reports.ledger_pdf, doc)
     await service.record_download(

@@ -392,3 +392,38 @@ async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
     assert api.status_code == 200 and [e["row_no"] for e in api.json()] == [7, 8]
     api = await fin.get(f"/api/v1/payments/batches/{batch.id}/reconciliation", headers=bearer)
     assert api.json()["exception_count"] == 5 and len(api.json()["exceptions"]) == 3
+
+
+async def test_a_whole_batch_too_big_for_one_pdf_is_printed_per_village(
+    browser: Browser,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    pinned_clock: Pin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = await token(client, "fin")
+    await world(db, pinned_clock, [OLD, OLD])
+    pinned_clock(at(TODAY))
+    batch = (await service.generate_pension_batch(db, await principal(db, "fin"), date(2023, 6, 1))).batch
+    assert batch.line_count == 2
+    bid = batch.id
+    await db.commit()  # a refused request rolls its transaction back
+    monkeypatch.setattr(service, "LEDGER_PDF_MAX_LINES", 1)  # the rule at a size a test can reach
+    fin = await browser("fin")
+    url = f"/payments/{bid}"
+    page = await fin.get(url)
+    assert f'href="{url}/ledger.pdf"' not in page.text and f'href="{url}/ledger.xlsx"' in page.text
+    assert "本批次超过 1 笔，整批台账 PDF 太大，不能在网页上一次生成：请按村下载 PDF" in text_of(page.text)
+    village = SEED.paths["410727101201"]
+    assert f'href="{url}/ledger.pdf?village={village}"' in page.text
+    before = await downloads(db)
+    r = await fin.get(f"{url}/ledger.pdf")
+    assert r.status_code == 409
+    assert "本批次共 2 笔，整批发放台账 PDF 约 1 页，不能在网页上一次生成（上限 1 笔）" in r.text
+    api = await client.get(f"/api/v1/payments/batches/{bid}/ledger.pdf", headers=headers)
+    assert api.status_code == 409 and "请在批次页“各村合计”中按村下载 PDF" in api.text
+    assert await downloads(db) == before  # nothing made, nothing audited
+    r = await fin.get(f"{url}/ledger.pdf", params={"village": village})
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert (await fin.get(f"{url}/ledger.xlsx")).status_code == 200
+    assert await downloads(db) == before + 2
