@@ -263,8 +263,52 @@ WHERE l.batch_id = :batch
        OR (CAST(:status AS varchar) = 'paid' AND o.paid)
        OR (CAST(:status AS varchar) = 'failed' AND NOT o.paid))
   AND (CAST(:village AS varchar) IS NULL OR l.area_path LIKE CAST(:village AS varchar))
+  AND (CAST(:seq AS integer) IS NULL OR l.seq = CAST(:seq AS integer))
+  AND (CAST(:name AS varchar) IS NULL OR l.payee_name LIKE CAST(:name AS varchar))
 ORDER BY l.seq
 """
+_COUNT_LINES_SQL = "SELECT count(*) FROM (" + _LINES_SQL.replace("ORDER BY l.seq", "") + ") x"  # noqa: S608
+
+
+def line_search(batch_number: str, text_: str | None) -> tuple[int | None, str | None]:
+    """What a search of a batch's lines names: its 业务参考号 or 序号 (→ the sequence number), or part of a payee's
+    name (→ a LIKE pattern). ``(None, None)``: no search."""
+    text_ = (text_ or "").strip()
+    if not text_:
+        return None, None
+    prefix = batch_number + "-"
+    digits = text_[len(prefix) :] if text_.upper().startswith(prefix.upper()) else text_
+    if digits.isascii() and digits.isdigit() and len(digits) <= rules.SEQ_DIGITS:
+        return int(digits), None
+    return None, "%" + _like(text_)
+
+
+def _line_params(
+    batch: PaymentBatch, status: str | None, village_path: str | None, search: str | None
+) -> dict[str, Any]:
+    seq, name = line_search(batch.number, search)
+    return {
+        "batch": batch.id,
+        "status": status,
+        "village": None if village_path is None else _like(village_path),
+        "seq": seq,
+        "name": name,
+    }
+
+
+async def count_lines(
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: int,
+    *,
+    status: str | None = None,
+    village_path: str | None = None,
+    search: str | None = None,
+) -> int:
+    """How many of the batch's lines ``batch_lines`` lists with these filters (all pages)."""
+    batch = await get_batch(session, principal, batch_id)
+    params = _line_params(batch, status, village_path, search)
+    return int(await session.scalar(text(_COUNT_LINES_SQL), params) or 0)
 
 
 async def batch_lines(
@@ -274,21 +318,15 @@ async def batch_lines(
     *,
     status: str | None = None,
     village_path: str | None = None,
+    search: str | None = None,
     offset: int = 0,
     limit: int | None = 200,
 ) -> list[LineView]:
+    """The batch's lines in order, filtered by status, village and ``search`` (see :func:`line_search`)."""
     batch = await get_batch(session, principal, batch_id)
     sql = _LINES_SQL + (" LIMIT :limit OFFSET :offset" if limit is not None else "")
-    rows = await session.execute(
-        text(sql),
-        {
-            "batch": batch.id,
-            "status": status,
-            "village": None if village_path is None else _like(village_path),
-            "limit": limit,
-            "offset": offset,
-        },
-    )
+    params = _line_params(batch, status, village_path, search)
+    rows = await session.execute(text(sql), {**params, "limit": limit, "offset": offset})
     found = rows.all()
     villages = await villages_of(session, list({r.area_path for r in found}))
     return [

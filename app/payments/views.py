@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -50,6 +50,7 @@ JobId = Annotated[str, Path(max_length=64, title="任务编号")]
 PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
 VillageQuery = Annotated[str | None, Query(max_length=200, title="村的区划路径")]
+SearchQuery = Annotated[str | None, Query(max_length=40, title="姓名、序号或业务参考号")]
 
 LINES_PAGE_SIZE = 200
 # The batch page lists this many exceptions, the open ones first (a bad bank file can leave a great many).
@@ -354,6 +355,8 @@ async def _batch_page(
     *,
     forms: BatchForms | None = None,
     status: str | None = None,
+    village: str | None = None,
+    search: str | None = None,
     page: int = 1,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -366,7 +369,16 @@ async def _batch_page(
         "paid": summary.paid,
         "failed": summary.failed,
     }
-    shown = counts[status]
+    villages = await service.village_totals(session, principal, batch_id)
+    village = village if village in {v.path for v in villages} else None
+    search = (search or "").strip() or None
+    shown = (
+        counts[status]
+        if village is None and search is None
+        else await service.count_lines(
+            session, principal, batch_id, status=status, village_path=village, search=search
+        )
+    )
     pages = max(1, -(-shown // LINES_PAGE_SIZE))
     page = min(page, pages)
     lines = await service.batch_lines(
@@ -374,6 +386,8 @@ async def _batch_page(
         principal,
         batch_id,
         status=status,
+        village_path=village,
+        search=search,
         offset=(page - 1) * LINES_PAGE_SIZE,
         limit=LINES_PAGE_SIZE,
     )
@@ -412,12 +426,21 @@ async def _batch_page(
             "scope_label": await _scope_label(session, summary),
             "names": names,
             "next_step": _next_step(summary, names),
-            "villages": await service.village_totals(session, principal, batch_id),
+            "villages": villages,
             "lines": lines,
             "status": status,
+            "village": village,
+            "search": search or "",
+            "lines_xlsx_url": _with_query(
+                f"/payments/{batch_id}/lines.xlsx", {"status": status, "village": village, "q": search}
+            ),
             "counts": counts,
             "pager": pager(
-                _batch_url(batch_id), {"status": status}, page=page, total=shown, page_size=LINES_PAGE_SIZE
+                _batch_url(batch_id),
+                {"status": status, "village": village, "q": search},
+                page=page,
+                total=shown,
+                page_size=LINES_PAGE_SIZE,
             ),
             "exceptions": exceptions,
             "exports": exports,
@@ -458,14 +481,20 @@ async def batch_page(
     principal: WebPrincipal,
     batch_id: BatchId,
     status: StatusQuery = None,
+    village: VillageQuery = None,
+    q: SearchQuery = None,
     page: PageQuery = 1,
 ) -> HTMLResponse:
+    """The batch: its figures, what to do next, its exceptions and its lines (filtered by status, village and a
+    payee's name, 序号 or 业务参考号)."""
     return await _batch_page(
         request,
         session,
         principal,
         batch_id,
         status=status if status in LINE_STATUSES else None,
+        village=village,
+        search=q,
         page=page,
     )
 
@@ -504,12 +533,21 @@ def line_cells(line: service.LineView, compensation: bool) -> tuple[object, ...]
 
 @router.get("/payments/{batch_id}/lines.xlsx")
 async def lines_xlsx(
-    session: Session, principal: WebPrincipal, batch_id: BatchId, status: StatusQuery = None
+    session: Session,
+    principal: WebPrincipal,
+    batch_id: BatchId,
+    status: StatusQuery = None,
+    village: VillageQuery = None,
+    q: SearchQuery = None,
 ) -> Response:
-    """发放明细 (all pages, the same status filter) as XLSX, ID and account numbers masked; audited."""
+    """发放明细 (all pages, the page's filters) as XLSX, ID and account numbers masked; audited."""
     batch = await service.get_batch(session, principal, batch_id)
     shown = status if status in LINE_STATUSES else None
-    lines = await service.batch_lines(session, principal, batch_id, status=shown, limit=None)
+    path = _village_path(village)
+    search = (q or "").strip() or None
+    lines = await service.batch_lines(
+        session, principal, batch_id, status=shown, village_path=path, search=search, limit=None
+    )
     compensation = batch.kind == "compensation"
     headers = line_headers(compensation)
     data = await exports.build(
@@ -519,7 +557,11 @@ async def lines_xlsx(
         text_columns=range(3, len(headers)),
     )
     await service.record_download(
-        session, principal, batch, "lines", {"format": "xlsx", "status": shown, "rows": len(lines)}
+        session,
+        principal,
+        batch,
+        "lines",
+        {"format": "xlsx", "status": shown, "village": path, "search": search, "rows": len(lines)},
     )
     suffix = f"-{LINE_STATUSES[shown]}" if shown else ""
     return exports.xlsx_response(data, f"发放明细-{batch.number}{suffix}.xlsx")
@@ -835,6 +877,11 @@ async def reconciliation_pdf(session: Session, principal: WebPrincipal, batch_id
     doc = reconciliation_doc(report, names, scope_label, today_in_china())
     data = await pdf.render_in_thread(reports.reconciliation_pdf, doc)
     return pdf_response(data, f"对账报告-{doc.batch_no}.pdf")
+
+
+def _with_query(path: str, params: dict[str, str | None]) -> str:
+    kept = {k: v for k, v in params.items() if v}
+    return f"{path}?{urlencode(kept)}" if kept else path
 
 
 def _village_path(raw: str | None) -> str | None:

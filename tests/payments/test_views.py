@@ -427,3 +427,51 @@ async def test_a_whole_batch_too_big_for_one_pdf_is_printed_per_village(
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert (await fin.get(f"{url}/ledger.xlsx")).status_code == 200
     assert await downloads(db) == before + 2
+
+
+async def test_find_a_line_by_name_number_or_reference(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin
+) -> None:
+    await world(db, pinned_clock, [OLD, OLD, OLD])
+    pinned_clock(at(TODAY))
+    fin_p = await principal(db, "fin")
+    batch = (await service.generate_pension_batch(db, fin_p, date(2023, 6, 1))).batch
+    lines = await service.batch_lines(db, fin_p, batch.id)
+    assert len(lines) == 3
+    target = lines[1]
+    part = target.name[1:]  # a part of the name ("保人001"): the others' names differ in it
+    assert all(part not in line.name for line in lines if line is not target)
+    fin = await browser("fin")
+    url = f"/payments/{batch.id}"
+
+    def listed(page: str) -> list[str]:
+        body = page.split('id="lines"')[1].split("<tbody>")[1].split("</tbody>")[0]
+        return [text_of(row).split()[0] for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+    for query in (part, str(target.seq), target.reference, target.reference.lower()):
+        page = await fin.get(url, params={"q": query})
+        assert page.status_code == 200
+        assert listed(page.text) == [str(target.seq)], query
+        assert "符合条件的共 1 笔" in text_of(page.text)
+        assert f'value="{query}"' in page.text  # what was typed stays in the box
+    for nothing in ("查无此人", "%", "_"):  # LIKE's wildcards are searched as themselves
+        page = await fin.get(url, params={"q": nothing})
+        assert "符合条件的共 0 笔" in text_of(page.text), nothing
+    assert service.line_search(batch.number, f" {batch.number.lower()}-0000017 ") == (17, None)
+    assert service.line_search(batch.number, "12345678") == (None, "%12345678%")
+    # Filters combine (status, village, text) and the XLSX download takes the same ones.
+    village = SEED.paths["410727101201"]
+    page = await fin.get(url, params={"q": part, "village": village, "status": "pending"})
+    assert listed(page.text) == [str(target.seq)]
+    xlsx = re.search(r'href="(/payments/\d+/lines\.xlsx\?[^"]+)"', page.text)
+    assert xlsx is not None
+    r = await fin.get(xlsx.group(1).replace("&amp;", "&"))
+    assert r.status_code == 200
+    sheet = load_workbook(BytesIO(r.content)).active
+    assert sheet is not None
+    rows = [row for row in sheet.iter_rows(values_only=True)][1:]
+    assert [row[0] for row in rows] == [target.seq]
+    page = await fin.get(url, params={"q": part, "status": "paid"})
+    assert "已发放 符合条件的共 0 笔" in text_of(page.text)
+    # A village not of this batch is no filter.
+    assert len(listed((await fin.get(url, params={"village": "/9/9/9/"})).text)) == 3
