@@ -333,7 +333,9 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
             )
         case "imported":
             return (
-                f"还有 {summary.pending} 笔待银行处理、{summary.open_exceptions} 条对账异常未处理。"
+                f"还有 {summary.pending} 笔待银行处理（已导入的回盘文件里没有这些明细）、"
+                f"{summary.open_exceptions} 条对账异常未处理。请向银行索取这些明细的回盘文件后在下方导入"
+                "（在“发放明细”中按状态“待银行处理”筛选，可下载 XLSX 交银行核对）；"
                 "每笔都有结果且异常处理完后，批次自动变为已对账。"
             )
         case "reconciled":

@@ -475,3 +475,26 @@ async def test_find_a_line_by_name_number_or_reference(
     assert "已发放 符合条件的共 0 笔" in text_of(page.text)
     # A village not of this batch is no filter.
     assert len(listed((await fin.get(url, params={"village": "/9/9/9/"})).text)) == 3
+
+
+async def test_lines_the_bank_left_out_wait_for_a_further_file(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin
+) -> None:
+    """A result file without some of the batch's lines leaves them pending (not exceptions): the page says so and
+    what to do; the bank's further file for them completes the batch."""
+    fin_user, batch = await _exported_june(db, pinned_clock)
+    lines = await result_lines(db, batch)
+    first = bankfiles.result_file("psbc", batch.number, lines[:1])
+    await service.import_results(db, fin_user, batch.id, fmt="psbc", filename="回盘一.txt", content=first)
+    await db.commit()
+    fin = await browser("fin")
+    url = f"/payments/{batch.id}"
+    page = text_of((await fin.get(url)).text)
+    assert "还有 2 笔待银行处理（已导入的回盘文件里没有这些明细）、0 条对账异常未处理" in page
+    assert "请向银行索取这些明细的回盘文件后在下方导入" in page
+    pending = await fin.get(url, params={"status": "pending"})
+    assert "待银行处理 共 2 笔" in text_of(pending.text)
+    rest = bankfiles.result_file("psbc", batch.number, lines[1:])
+    await service.import_results(db, fin_user, batch.id, fmt="psbc", filename="回盘二.txt", content=rest)
+    summary = await service.batch_summary(db, fin_user, batch.id)
+    assert (summary.batch.status, summary.paid, summary.pending) == ("reconciled", 3, 0)
