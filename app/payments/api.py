@@ -27,6 +27,8 @@ from app.payments.api_schemas import (
     BankFormatCode,
     BatchOut,
     CheckOut,
+    DiscardedOut,
+    DiscardIn,
     ExceptionOut,
     ExportIn,
     GeneratedOut,
@@ -389,6 +391,16 @@ async def resolve_exception(
     )
     [view] = await service.exceptions(session, principal, resolved.batch_id, exception_id=resolved.id)
     return exception_out(view)
+
+
+@router.post("/payments/batches/{batch_id}/discard", response_model=DiscardedOut, responses=WRITE)
+async def discard_batch(
+    session: Session, principal: ApiPrincipal, batch_id: BatchId, body: DiscardIn
+) -> DiscardedOut:
+    """作废草稿批次（审核前）：删除批次及其发放明细，退回所领取的月份（补偿款节点），本期该范围可以重新生成；记入操作
+    记录。审核通过后的批次不能作废（409）。"""
+    gone = await service.discard_batch(session, principal, batch_id, reason=body.reason)
+    return DiscardedOut(number=gone.number, lines=gone.line_count, total=fen_to_yuan(gone.total))
 
 
 @router.post("/payments/batches/{batch_id}/close", response_model=BatchOut, responses=WRITE)

@@ -48,7 +48,17 @@ class ResolveIn(_In):
     note: CleanText = Field(min_length=1, max_length=500, title="处理说明")
 
 
-register_titles(GenerateIn, ExportIn, ResolveIn)
+class DiscardIn(_In):
+    reason: CleanText = Field(min_length=1, max_length=200, title="作废原因")
+
+
+class DiscardedOut(BaseModel):
+    number: str = Field(description="作废的批次号（本期该范围可以重新生成）")
+    lines: int
+    total: str
+
+
+register_titles(GenerateIn, ExportIn, ResolveIn, DiscardIn)
 
 
 class BatchOut(BaseModel):

@@ -64,6 +64,7 @@ STATUS_REFUSALS = {
     "import": "导出银行文件后才能导入银行结果",
     "close": "对账完成（每笔都有结果且异常已处理）后才能关闭批次",
     "training": "导出银行文件后、尚有待银行确认的明细时才能生成模拟回盘",
+    "discard": "只有待审核的草稿批次可以作废；审核通过后不能作废",
 }
 
 
@@ -758,6 +759,90 @@ async def _batch_for(
     authorize(actor, perm, batch.area_path)
     if batch.status not in statuses:
         raise Conflict(f"{STATUS_REFUSALS[step]}（当前状态：{BATCH_STATUSES[batch.status]}）")
+    return batch
+
+
+# Discarding a draft pension batch gives the register back what generating it took (in this order):
+# re-issued months go back to the period of the failed line they re-issue; months its generation added to the
+# register (created in the batch's own transaction, so at the batch's created_at) are removed; suspended months it
+# claimed as back pay are suspended again. Months claimed for the period before the batch (without a line) stay
+# claimed, as they were.
+_DISCARD_PENSION_SQL = (
+    """
+    UPDATE pension_months pm SET period = f.period
+    FROM payment_lines l JOIN payment_lines f ON f.id = l.reissue_of
+    WHERE l.batch_id = :batch AND l.enrollment_id IS NOT NULL AND pm.enrollment_id = l.enrollment_id
+      AND pm.month = ANY(f.months) AND pm.period = :period AND pm.status = 'claimed'
+    """,
+    """
+    DELETE FROM pension_months pm USING payment_lines l
+    WHERE l.batch_id = :batch AND pm.enrollment_id = l.enrollment_id AND pm.month = ANY(l.months)
+      AND pm.period = :period AND pm.status = 'claimed' AND pm.created_at = :created_at
+    """,
+    """
+    UPDATE pension_months pm SET status = 'suspended', kind = 'regular', period = NULL
+    FROM payment_lines l
+    WHERE l.batch_id = :batch AND pm.enrollment_id = l.enrollment_id AND pm.month = ANY(l.months)
+      AND pm.period = :period AND pm.status = 'claimed' AND pm.kind = 'back_pay'
+      AND pm.created_at < :created_at
+    """,
+)
+# … and a compensation batch gives its tranches back: never claimed again, or claimed by the failed line's period.
+_DISCARD_COMPENSATION_SQL = """
+UPDATE compensation_tranches t SET period = f.period, version = t.version + 1
+FROM payment_lines l LEFT JOIN payment_lines f ON f.id = l.reissue_of
+WHERE l.batch_id = :batch AND t.id = l.tranche_id AND t.period = :period
+"""
+
+
+async def discard_batch(
+    session: AsyncSession, actor: Principal, batch_id: int, *, reason: str
+) -> PaymentBatch:
+    """作废草稿: remove a draft batch (not approved, nothing exported or posted) with its lines, and give back what
+    generating it claimed, so that the period and scope can be generated again (after the data is put right).
+    Audited with its number, lines, total and the reason. Returns the (deleted) batch."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("请填写作废原因，如 部分人员存折账号有误，更正后重新生成", field="reason")
+    if len(reason) > 200:
+        raise InvalidInput("作废原因最多 200 字", field="reason")
+    batch = await _batch_for(session, actor, batch_id, Perm.PAYMENT_PREPARE, ("draft",), "discard")
+    # the generation lock of this county, kind and period: a generation waits until the batch is gone
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext('payment_batch:' || :county || ':' || :kind || ':' || :period))"
+        ),
+        {"county": batch.county_code, "kind": batch.kind, "period": batch.period.isoformat()},
+    )
+    params = {"batch": batch.id, "period": batch.period, "created_at": batch.created_at}
+    await session.execute(
+        text("SELECT set_config('anzhi.discard_batch', :batch, true)"), {"batch": str(batch.id)}
+    )
+    if batch.kind == "pension":
+        for sql in _DISCARD_PENSION_SQL:
+            await session.execute(text(sql), params)
+    else:
+        await session.execute(text(_DISCARD_COMPENSATION_SQL), params)
+    await session.execute(text("DELETE FROM payment_lines WHERE batch_id = :batch"), {"batch": batch.id})
+    await session.execute(text("SELECT set_config('anzhi.discard_batch', '', true)"))
+    await audit.record(
+        session,
+        actor,
+        "payment_batch.discard",
+        "payment_batch",
+        batch.id,
+        before={
+            "number": batch.number,
+            "kind": BATCH_KINDS[batch.kind],
+            "period": ss_rules.format_month(batch.period),
+            "lines": batch.line_count,
+            "total": fen_to_yuan(batch.total),
+        },
+        after={"reason": reason},
+        county_code=batch.county_code,
+    )
+    await session.delete(batch)
+    await session.flush()
     return batch
 
 

@@ -68,6 +68,7 @@ APPROVE_LABELS = {"confirm": "确认"}
 EXPORT_LABELS = {"format": "文件格式", "confirm": "确认"}
 IMPORT_LABELS = {"format": "文件格式", "file": "银行结果文件"}
 CLOSE_LABELS = {"confirm": "确认"}
+DISCARD_LABELS = {"reason": "作废原因", "confirm": "确认"}
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -294,6 +295,7 @@ class BatchForms:
     export: FormState | None = None
     upload: FormState | None = None
     close: FormState | None = None
+    discard: FormState | None = None
     resolve: tuple[int, FormState] | None = None
 
 
@@ -451,6 +453,9 @@ async def _batch_page(
             "export_form": forms.export or FormState.of(EXPORT_LABELS),
             "upload_form": forms.upload or FormState.of(IMPORT_LABELS, {"format": bankfiles.DEFAULT_FORMAT}),
             "close_form": forms.close or FormState.of(CLOSE_LABELS),
+            "discard_form": forms.discard or FormState.of(DISCARD_LABELS),
+            "discard_labels": DISCARD_LABELS,
+            "can_discard": batch.status == "draft" and prepare,
             "resolve_forms": resolve_forms,
             "labels": {**EXPORT_LABELS, **IMPORT_LABELS},
             "can_approve": batch.status == "draft" and principal.can(Perm.PAYMENT_APPROVE),
@@ -746,6 +751,33 @@ async def resolve(
         batch_id,
         forms=BatchForms(resolve=(exception_id, state)),
         status_code=state.status,
+    )
+
+
+@router.post("/payments/{batch_id}/discard", response_model=None)
+async def discard(request: Request, session: Session, principal: WebPrincipal, batch_id: BatchId) -> Response:
+    """作废草稿: the draft and its lines go, what it claimed is given back; POST → 303 → the batch list."""
+    require(principal, Perm.PAYMENT_PREPARE)
+    state = FormState.of(DISCARD_LABELS, await read_form(request))
+    reason = state.value("reason").strip()
+    if not reason:
+        state.add("reason", "请填写作废原因，如 部分人员存折账号有误，更正后重新生成")
+    if state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：作废后本批次的发放明细全部删除")
+    if not state.invalid:
+        gone = await attempt(
+            session, state, lambda: service.discard_batch(session, principal, batch_id, reason=reason)
+        )
+        if gone is not None:
+            response = _see_other("/payments")
+            flash(
+                response,
+                f"已作废草稿批次 {gone.number}（{gone.line_count} 笔，合计 {format_yuan(gone.total)} 元）；"
+                "更正数据后可以重新生成本期该范围的批次",
+            )
+            return response
+    return await _batch_page(
+        request, session, principal, batch_id, forms=BatchForms(discard=state), status_code=state.status
     )
 
 

@@ -1143,6 +1143,14 @@ _ROUTES = [
     ),
     api(
         "POST",
+        "/payments/batches/{batch_id}/discard",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"reason": "矩阵作废"},
+        kinds={"batch_id": "payment_draft_batch"},
+        changes=True,
+    ),
+    api(
+        "POST",
         "/payments/batches/{batch_id}/close",
         Perm.PAYMENT_PREPARE,
         kinds={"batch_id": "payment_reconciled_batch"},
@@ -1249,6 +1257,14 @@ _ROUTES = [
         Perm.PAYMENT_PREPARE,
         body=payments_world.web_resolve_body,
         kinds={"batch_id": "payment_imported_batch", "exception_id": "payment_exception"},
+        changes=True,
+    ),
+    web(
+        "POST",
+        "/payments/{batch_id}/discard",
+        Perm.PAYMENT_PREPARE,
+        body=lambda _aim: {"reason": "矩阵作废", "confirm": "1"},
+        kinds={"batch_id": "payment_draft_batch"},
         changes=True,
     ),
     web(
