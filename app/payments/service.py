@@ -764,8 +764,9 @@ async def _batch_for(
 
 # Discarding a draft pension batch gives the register back what generating it took (in this order):
 # re-issued months go back to the period of the failed line they re-issue; months its generation added to the
-# register (created in the batch's own transaction, so at the batch's created_at) are removed; suspended months it
-# claimed as back pay are suspended again. Months claimed for the period before the batch (without a line) stay
+# register for the batch's people (created in the batch's own transaction, so at the batch's created_at: the months
+# on their lines, and the months it found suspended after them) are removed; suspended months it claimed as back
+# pay are suspended again. Months claimed for the period before the batch (without a line) stay
 # claimed, as they were.
 _DISCARD_PENSION_SQL = (
     """
@@ -776,8 +777,9 @@ _DISCARD_PENSION_SQL = (
     """,
     """
     DELETE FROM pension_months pm USING payment_lines l
-    WHERE l.batch_id = :batch AND pm.enrollment_id = l.enrollment_id AND pm.month = ANY(l.months)
-      AND pm.period = :period AND pm.status = 'claimed' AND pm.created_at = :created_at
+    WHERE l.batch_id = :batch AND pm.enrollment_id = l.enrollment_id AND pm.created_at = :created_at
+      AND ((pm.status = 'claimed' AND pm.period = :period AND pm.month = ANY(l.months))
+           OR (pm.status = 'suspended' AND pm.period IS NULL))
     """,
     """
     UPDATE pension_months pm SET status = 'suspended', kind = 'regular', period = NULL
@@ -815,6 +817,21 @@ async def discard_batch(
         {"county": batch.county_code, "kind": batch.kind, "period": batch.period.isoformat()},
     )
     params = {"batch": batch.id, "period": batch.period, "created_at": batch.created_at}
+    if batch.kind == "pension":
+        # The register holds each pensioner's months without gaps; giving back this period's months when a later
+        # month is registered already (a later batch, a suspension) would leave a gap no batch would fill.
+        later = await session.scalar(
+            text(
+                "SELECT min(pm.month) FROM payment_lines l JOIN pension_months pm "
+                "ON pm.enrollment_id = l.enrollment_id AND pm.month > :period WHERE l.batch_id = :batch"
+            ),
+            params,
+        )
+        if later is not None:
+            raise Conflict(
+                f"本批次的人员已登记了 {ss_rules.format_month(later)} 及以后的月份（之后的批次已生成），"
+                "不能再作废本批次；请审核后发放，错发的按多发追回处理"
+            )
     await session.execute(
         text("SELECT set_config('anzhi.discard_batch', :batch, true)"), {"batch": str(batch.id)}
     )

@@ -165,6 +165,15 @@ async def test_who_may_discard_and_the_database_behind_it(db: AsyncSession, pinn
         await db.scalar(select(func.count()).select_from(PaymentLine).where(PaymentLine.batch_id == july.id))
         == 3
     )
+    # A later month registered for its people (August's batch): discarding July would leave a gap.
+    july_id = july.id
+    pinned_clock(at(date(2023, 8, 5)))
+    august = await _generate(db, "2023-08")
+    assert august.lines == 3
+    with pytest.raises(Conflict, match="已登记了 2023-08 及以后的月份"):
+        await service.discard_batch(db, fin, july_id, reason="作废")
+    await service.discard_batch(db, fin, august.batch.id, reason="作废")
+    await service.discard_batch(db, fin, july_id, reason="作废")
 
 
 async def test_discard_from_the_batch_page_and_the_api(
@@ -205,3 +214,22 @@ async def test_discard_from_the_batch_page_and_the_api(
         f"/api/v1/payments/batches/{june_id}/discard", headers=headers, json={"reason": "重做"}
     )
     assert r.status_code == 409
+
+
+async def test_discarding_removes_the_suspended_months_found_with_the_claimed_ones(
+    db: AsyncSession, pinned_clock: Pin
+) -> None:
+    """The first batch of a pensioner whose proof of life ran out pays the months up to then and registers the
+    months after as suspended: discarding it leaves no gap in the register (none of them stays)."""
+    [pensioner] = await pensioners(db, pinned_clock, [date(1950, 2, 2)])
+    await give_passbooks(db, [pensioner])
+    pinned_clock(at(date(2024, 9, 5)))
+    assert await _register(db) == []
+    generated = await _generate(db, "2024-09")
+    assert (generated.lines, generated.months, generated.suspended) == (1, 13, 3)
+    first = await _lines(db, generated.batch.id)
+    await service.discard_batch(db, await principal(db, "fin"), generated.batch.id, reason="重新生成")
+    assert await _register(db) == []
+    again = await _generate(db, "2024-09")
+    assert (again.lines, again.months, again.suspended) == (1, 13, 3)
+    assert await _lines(db, again.batch.id) == first

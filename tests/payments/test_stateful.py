@@ -507,6 +507,20 @@ class PaymentMachine(RuleBasedStateMachine):
             self._step(lambda: service.approve_batch(self.db, self.ctx.fin2, batch_id))
             self._export(batch_id, fmt)
 
+    @precondition(lambda self: bool(self._batches("draft")))
+    @rule(data=st.data())
+    def discard_draft(self, data: st.DataObject) -> None:
+        """The draft is discarded (作废草稿): its lines go, its months are given back; its month comes again."""
+        batch_id = data.draw(st.sampled_from(self._batches("draft")), label="draft")
+        period = self.mirror.batches[batch_id][1]
+        with pytest.raises(Forbidden):  # a caseworker may not
+            self._step(lambda: service.discard_batch(self.db, self.ctx.cw, batch_id, reason="作废"))
+        self._step(
+            lambda: service.discard_batch(self.db, self.ctx.fin, batch_id, reason="数据有误，重新生成")
+        )
+        assert batch_id not in self.mirror.batches
+        self.next_period = min(self.next_period, period)
+
     @precondition(lambda self: bool(self.mirror.batches))
     @rule(data=st.data(), fmt=st.sampled_from(["psbc", "csv"]), in_turn=st.sampled_from([True, True, False]))
     def advance(self, data: st.DataObject, fmt: str, in_turn: bool) -> None:
