@@ -27,7 +27,7 @@ from app.ledger import service
 from app.ledger.models import ACCOUNT_KINDS
 from app.payments import service as payments
 from app.roster import exports
-from app.web.forms import FormState, attempt, read_form
+from app.web.forms import FormState, attempt, read_date, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -86,18 +86,9 @@ def _read_deposit(state: FormState, prefix: str, memo_example: str) -> tuple[int
                 state.add(f"{prefix}amount", "拨入金额必须大于 0")
             elif amount > MAX_DEPOSIT:
                 state.add(f"{prefix}amount", "拨入金额过大，请核对")
-    posted_on: date | None = None
-    raw_date = state.value(f"{prefix}posted_on").strip()
-    if not raw_date:
-        state.add(f"{prefix}posted_on", "请填写记账日期")
-    else:
-        try:
-            posted_on = date.fromisoformat(raw_date)
-        except ValueError:
-            state.add(f"{prefix}posted_on", f"日期格式应为 2023-05-20：{raw_date}")
-        else:
-            if posted_on > today_in_china():
-                state.add(f"{prefix}posted_on", "记账日期不能晚于今天")
+    posted_on = read_date(state, f"{prefix}posted_on", "请填写记账日期")
+    if posted_on is not None and posted_on > today_in_china():
+        state.add(f"{prefix}posted_on", "记账日期不能晚于今天")
     memo = state.value(f"{prefix}memo").strip()
     if not memo:
         state.add(f"{prefix}memo", f"请填写摘要，如 {memo_example}")
@@ -367,15 +358,7 @@ async def reverse(
     """冲销 a deposit typed in wrongly: the mirror transaction, with the reason; POST → 303 → the voucher."""
     require(principal, Perm.LEDGER_POST)
     state = _reverse_form(await read_form(request))
-    posted_on: date | None = None
-    raw_date = state.value("posted_on").strip()
-    if not raw_date:
-        state.add("posted_on", "请填写记账日期")
-    else:
-        try:
-            posted_on = date.fromisoformat(raw_date)
-        except ValueError:
-            state.add("posted_on", f"日期格式应为 2023-05-20：{raw_date}")
+    posted_on = read_date(state, "posted_on", "请填写记账日期")
     reason = state.value("reason").strip()
     if not reason:
         state.add("reason", "请填写冲销原因，如 金额录错，应为 120000.00 元")

@@ -497,6 +497,16 @@ async def _scope_area(session: AsyncSession, actor: Principal, scope_area_id: in
     return area
 
 
+async def _lock_generation(session: AsyncSession, county_code: str, kind: str, period: date) -> None:
+    """The per-county, kind and period lock that generating a batch (and discarding one) holds to its commit."""
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext('payment_batch:' || :county || ':' || :kind || ':' || :period))"
+        ),
+        {"county": county_code, "kind": kind, "period": period.isoformat()},
+    )
+
+
 async def _open_batch(
     session: AsyncSession, actor: Principal, kind: str, period: date, scope: Area
 ) -> tuple[PaymentBatch, bool]:
@@ -504,12 +514,7 @@ async def _open_batch(
     A per-county, kind and period lock makes concurrent requests wait for each other; overlapping scopes (the
     county and one of its townships) are refused so nobody can be claimed by two batches of one period."""
     county_code = scope.county_code
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtext('payment_batch:' || :county || ':' || :kind || ':' || :period))"
-        ),
-        {"county": county_code, "kind": kind, "period": period.isoformat()},
-    )
+    await _lock_generation(session, county_code, kind, period)
     existing = await session.scalar(
         select(PaymentBatch).where(
             PaymentBatch.county_code == county_code,
@@ -809,13 +814,7 @@ async def discard_batch(
     if len(reason) > 200:
         raise InvalidInput("作废原因最多 200 字", field="reason")
     batch = await _batch_for(session, actor, batch_id, Perm.PAYMENT_PREPARE, ("draft",), "discard")
-    # the generation lock of this county, kind and period: a generation waits until the batch is gone
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtext('payment_batch:' || :county || ':' || :kind || ':' || :period))"
-        ),
-        {"county": batch.county_code, "kind": batch.kind, "period": batch.period.isoformat()},
-    )
+    await _lock_generation(session, batch.county_code, batch.kind, batch.period)  # a generation waits for it
     params = {"batch": batch.id, "period": batch.period, "created_at": batch.created_at}
     if batch.kind == "pension":
         # The register holds each pensioner's months without gaps; giving back this period's months when a later

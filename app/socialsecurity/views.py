@@ -54,7 +54,7 @@ from app.socialsecurity.schemas import (
     RecoveryIn,
 )
 from app.web.errors import status_for
-from app.web.forms import FormState, attempt, pager, read_form, validate
+from app.web.forms import FormState, attempt, pager, read_date, read_form, validate
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -946,15 +946,7 @@ async def heir_payment(
     """支付继承人: finance records that the individual-account balance was paid to the heir (posted once)."""
     name = await _enrollment_for(session, principal, enrollment_id, Perm.LEDGER_POST)
     state = FormState.of(HEIR_PAY_FIELDS, await read_form(request))
-    paid_on: date | None = None
-    raw_date = state.value("paid_on").strip()
-    if not raw_date:
-        state.add("paid_on", "请填写支付日期")
-    else:
-        try:
-            paid_on = date.fromisoformat(raw_date)
-        except ValueError:
-            state.add("paid_on", f"日期格式应为 2023-05-20：{raw_date}")
+    paid_on = read_date(state, "paid_on", "请填写支付日期")
     note = state.value("payment_note").strip()
     if not note:
         state.add("payment_note", "请填写支付说明，如 转账凭证号或领款人签收")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from math import ceil
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -169,6 +170,19 @@ class Pager:
     links: tuple[PageLink, ...]
     prev_url: str | None
     next_url: str | None
+
+
+def read_date(state: FormState, name: str, missing: str) -> date | None:
+    """The date typed into ``name`` (2023-05-20), or None with ``missing`` or the format's message next to it."""
+    raw = state.value(name).strip()
+    if not raw:
+        state.add(name, missing)
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        state.add(name, f"日期格式应为 2023-05-20：{raw}")
+        return None
 
 
 def pager(path: str, params: Mapping[str, object], *, page: int, total: int, page_size: int) -> Pager:
