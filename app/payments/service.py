@@ -1886,11 +1886,19 @@ def check_ledger_pdf(batch: PaymentBatch, village_path: str | None) -> None:
 
 
 async def ledger_doc(
-    session: AsyncSession, principal: Principal, batch_id: int, *, village_path: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: int,
+    *,
+    village_path: str | None = None,
+    pdf: bool = False,
 ) -> reports.LedgerDoc:
-    """The 发放台账 of a batch, or of one village in it: masked rows in the batch's order."""
+    """The 发放台账 of a batch, or of one village in it: masked rows in the batch's order. ``pdf``: refused, before
+    the rows are read, when too big for one PDF (:func:`check_ledger_pdf`)."""
     summary = await batch_summary(session, principal, batch_id)
     batch = summary.batch
+    if pdf:
+        check_ledger_pdf(batch, village_path)
     county = await ledger.county_area(session, batch.county_code)
     scope = summary.scope_name
     if village_path is not None:

@@ -930,11 +930,11 @@ def _village_path(raw: str | None) -> str | None:
 
 
 async def _ledger_doc(
-    session: AsyncSession, principal: Principal, batch_id: int, village: str | None
+    session: AsyncSession, principal: Principal, batch_id: int, village: str | None, *, pdf: bool = False
 ) -> tuple[reports.LedgerDoc, Any]:
     path = _village_path(village)
     batch = await service.get_batch(session, principal, batch_id)
-    doc = await service.ledger_doc(session, principal, batch_id, village_path=path)
+    doc = await service.ledger_doc(session, principal, batch_id, village_path=path, pdf=pdf)
     if path is not None and not doc.rows:
         raise NotFound("本批次在该村没有发放明细")
     return doc, batch
@@ -948,8 +948,7 @@ def _ledger_name(doc: reports.LedgerDoc, village: str | None, ext: str) -> str:
 async def ledger_pdf(
     session: Session, principal: WebPrincipal, batch_id: BatchId, village: VillageQuery = None
 ) -> Response:
-    service.check_ledger_pdf(await service.get_batch(session, principal, batch_id), _village_path(village))
-    doc, batch = await _ledger_doc(session, principal, batch_id, village)
+    doc, batch = await _ledger_doc(session, principal, batch_id, village, pdf=True)
     data = await pdf.render_in_thread(reports.ledger_pdf, doc)
     await service.record_download(
         session,
