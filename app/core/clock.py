@@ -33,6 +33,11 @@ def format_date_cn(value: date | datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def format_month_cn(value: date | None) -> str:
+    """``2023年8月`` (a month: its first day)."""
+    return "" if value is None else f"{value.year}年{value.month}月"
+
+
 def format_datetime_cn(value: datetime | None) -> str:
     if value is None:
         return ""

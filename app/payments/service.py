@@ -28,7 +28,7 @@ from app.areas.models import Area
 from app.audit import service as audit
 from app.auth.policy import SYSTEM, Perm, Principal, authorize, require
 from app.config import get_settings
-from app.core.clock import CHINA_TZ, today_in_china, utcnow
+from app.core.clock import CHINA_TZ, format_month_cn, today_in_china, utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import fen_to_yuan, format_yuan
 from app.households.service import id_cipher
@@ -238,10 +238,10 @@ class LineView:
 
 
 def months_text(months: Sequence[date] | None) -> str:
-    """``2026-10`` or ``2026-03至2026-09（7个月）`` or ``2026-03、2026-05``."""
+    """``2026年10月`` or ``2026年3月至2026年9月（7个月）`` or ``2026年3月、2026年5月``."""
     if not months:
         return ""
-    formatted = [ss_rules.format_month(m) for m in months]
+    formatted = [format_month_cn(m) for m in months]
     if len(months) == 1:
         return formatted[0]
     contiguous = all(ss_rules.add_months(months[i - 1], 1) == months[i] for i in range(1, len(months)))

@@ -28,7 +28,7 @@ from app.areas import service as areas
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, require
 from app.config import get_settings
-from app.core.clock import format_date_cn, format_datetime_cn, today_in_china
+from app.core.clock import format_date_cn, format_datetime_cn, format_month_cn, today_in_china
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import fen_to_yuan, format_yuan
 from app.core.params import BIGINT_MAX, INT_MAX
@@ -66,7 +66,7 @@ GENERATE_LABELS = {"period": "发放期", "scope": "发放范围", "reissue_all"
 COMP_LABELS = {"comp_period": "发放期", "comp_scope": "发放范围", "comp_reissue_all": "重发全部失败明细"}
 APPROVE_LABELS = {"confirm": "确认"}
 EXPORT_LABELS = {"format": "文件格式", "confirm": "确认"}
-IMPORT_LABELS = {"format": "文件格式", "file": "银行结果文件"}
+IMPORT_LABELS = {"format": "文件格式", "file": "银行结果文件", "confirm": "确认"}
 CLOSE_LABELS = {"confirm": "确认"}
 DISCARD_LABELS = {"reason": "作废原因", "confirm": "确认"}
 
@@ -77,11 +77,6 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _batch_url(batch_id: int, anchor: str = "") -> str:
     return f"/payments/{batch_id}{'#' + anchor if anchor else ''}"
-
-
-def period_cn(period: date | None) -> str:
-    """``2026年11月``."""
-    return "" if period is None else f"{period.year}年{period.month}月"
 
 
 def _download(data: bytes, filename: str, media_type: str) -> Response:
@@ -97,7 +92,7 @@ def _download(data: bytes, filename: str, media_type: str) -> Response:
 
 
 DISPLAY: dict[str, Any] = {
-    "period_cn": period_cn,
+    "period_cn": format_month_cn,
     "FORMATS": bankfiles.FORMATS,
     "LINE_STATUSES": LINE_STATUSES,
     "EXCEPTION_RESOLUTIONS": EXCEPTION_RESOLUTIONS,
@@ -299,8 +294,8 @@ class BatchForms:
     resolve: tuple[int, FormState] | None = None
 
 
-def _resolve_fields(exception_id: int) -> tuple[str, str]:
-    return f"resolution_{exception_id}", f"note_{exception_id}"
+def _resolve_fields(exception_id: int) -> tuple[str, str, str]:
+    return f"resolution_{exception_id}", f"note_{exception_id}", f"confirm_{exception_id}"
 
 
 async def _scope_label(session: AsyncSession, summary: service.BatchSummary) -> str:
@@ -682,6 +677,8 @@ async def import_results(
             state.add("file", too_big)
         elif not data:
             state.add("file", f"文件“{filename}”是空的，请选择银行的回盘文件")
+    if state.value("confirm") != "1":
+        state.add("confirm", "请先勾选确认：导入后银行结果记入发放明细和账务，不能撤销")
     if summary.batch.status not in ("exported", "imported", "reconciled"):
         state.add(None, f"{service.STATUS_REFUSALS['import']}（当前状态：{summary.status_label}）")
     if state.invalid:
@@ -717,13 +714,15 @@ async def resolve(
     if not found:
         raise NotFound("找不到该对账异常")
     row_no, reference = found[0].exception.row_no, found[0].exception.reference
-    resolution_field, note_field = _resolve_fields(exception_id)
-    state = FormState.of((resolution_field, note_field), await read_form(request))
+    resolution_field, note_field, confirm_field = _resolve_fields(exception_id)
+    state = FormState.of((resolution_field, note_field, confirm_field), await read_form(request))
     resolution, note = state.value(resolution_field), state.value(note_field).strip()
     if resolution not in EXCEPTION_RESOLUTIONS:
         state.add(resolution_field, "请选择处理结果")
     if not note:
         state.add(note_field, "请填写处理说明（如与银行核实的情况）")
+    if state.value(confirm_field) != "1":
+        state.add(confirm_field, "请先勾选确认：处理后不能更改")
     if not state.invalid:
         resolved = await attempt(
             session,
@@ -856,7 +855,7 @@ def reconciliation_doc(
     return reports.ReconciliationDoc(
         batch_no=batch.number,
         kind=sm.kind_label,
-        period=period_cn(batch.period),
+        period=format_month_cn(batch.period),
         scope=scope_label,
         status=sm.status_label,
         created_by=name(batch.created_by),

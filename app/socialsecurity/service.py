@@ -34,7 +34,7 @@ from app.auth.policy import (
     scope_prefixes,
 )
 from app.config import get_settings
-from app.core.clock import CHINA_TZ, today_in_china, utcnow
+from app.core.clock import CHINA_TZ, format_month_cn, today_in_china, utcnow
 from app.core.crypto import FieldCipher
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.idcard import mask_id_number, parse_id_number
@@ -1489,7 +1489,7 @@ async def pay_heir(
         raise InvalidInput("支付日期不能晚于今天", field="paid_on")
     owed = await _months_owed_through_death(session, enrollment)
     if owed:
-        shown = "、".join(m.strftime("%Y-%m") for m in owed[:6]) + ("等" if len(owed) > 6 else "")
+        shown = "、".join(format_month_cn(m) for m in owed[:6]) + ("等" if len(owed) > 6 else "")
         raise Conflict(
             f"去世当月及以前尚有 {len(owed)} 个月养老金未发放到账（{shown}），"
             "银行回盘确认发放后才能向继承人支付个人账户余额",

@@ -29,7 +29,7 @@ from app.agreements import pdf
 from app.agreements.api import pdf_response
 from app.auth.deps import Session, WebPrincipal
 from app.auth.policy import Perm, Principal, authorize, require
-from app.core.clock import format_date_cn, today_in_china
+from app.core.clock import format_date_cn, format_month_cn, today_in_china
 from app.core.errors import Conflict, InvalidInput
 from app.core.money import fen_to_yuan, format_yuan, yuan_to_fen
 from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId
@@ -138,11 +138,6 @@ def _person_url(enrollment_id: int, anchor: str = "") -> str:
 # ---------------------------------------------------------------------------------------------- display
 
 
-def month_cn(month: date | None) -> str:
-    """``2023年8月``."""
-    return "" if month is None else f"{month.year}年{month.month}月"
-
-
 def mu_text(value: Decimal | None) -> str:
     """Land in mu without trailing zeros: ``1.5``, ``10``, ``0``."""
     if value is None:
@@ -163,7 +158,7 @@ def reason_text(reasons: Sequence[str], duplicate_of: str | None) -> str:
 
 
 DISPLAY: dict[str, Any] = {
-    "month_cn": month_cn,
+    "month_cn": format_month_cn,
     "mu_text": mu_text,
     "reason_text": reason_text,
     "cert_expires": rules.certification_expires,
@@ -1350,7 +1345,7 @@ async def certification_due_pdf(
     rows = await _due_rows(session, principal, query)
     assert query.month is not None
     context = {
-        "title": f"资格认证到期名单（{month_cn(query.month)}）",
+        "title": f"资格认证到期名单（{format_month_cn(query.month)}）",
         "month": query.month,
         "groups": _by_village(rows),
         "total": len(rows),

@@ -181,7 +181,11 @@ def resolve_body(aim: Aim) -> dict[str, Any]:
 
 def web_resolve_body(aim: Aim) -> dict[str, Any]:
     exception_id = aim["exception_id"]
-    return {f"resolution_{exception_id}": "dismissed", f"note_{exception_id}": "矩阵核实：不属于本批次"}
+    return {
+        f"resolution_{exception_id}": "dismissed",
+        f"note_{exception_id}": "矩阵核实：不属于本批次",
+        f"confirm_{exception_id}": "1",
+    }
 
 
 def deposit_body(aim: Aim) -> dict[str, Any]:

@@ -128,7 +128,7 @@ async def test_december_batch_to_january_reissue(
     sessions.hold()
     r = await client.post(
         f"{url}/import",
-        data={**form.values(), "format": "psbc"},
+        data=form.filled(format="psbc", confirm="1"),
         files={"file": ("模拟回盘.txt", result, "text/plain")},
     )
     assert r.status_code == 303, r.text[:2000]
@@ -145,6 +145,7 @@ async def test_december_batch_to_january_reissue(
     typed: dict[str, str] = {
         f"resolution_{exception_id}": "dismissed",
         f"note_{exception_id}": "与银行核实：不属于本批次",
+        f"confirm_{exception_id}": "1",
     }
     r = await browser.submit(page, resolve, expect=303, **typed)
     assert "已处理对账异常" in flash_of(r.text) and "已对账，可以关闭批次" in r.text
@@ -185,7 +186,7 @@ async def test_december_batch_to_january_reissue(
     page = await browser.get(f"{january}?status=pending")
     row = next(r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S) if person_url in r)
     shown = text_of(row)
-    assert "2026-12至2027-01（2个月）（重发）" in shown and "520.00" in shown, shown
+    assert "2026年12月至2027年1月（2个月）（重发）" in shown and "520.00" in shown, shown
     assert (
         "6221 **** **** 9012" in shown and "".join(NEW_ACCOUNT.split()) not in row
     )  # the new passbook, masked

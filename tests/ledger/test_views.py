@@ -161,7 +161,7 @@ async def test_heir_payout_from_the_person_page(
     paying = {"paid_on": "2023-07-10", "payment_note": "转账凭证 0710-01", "pay_confirm": "1"}
     r = await post_form(fin, url, action, paying)
     assert r.status_code == 409
-    assert "去世当月及以前尚有 1 个月养老金未发放到账（2023-06）" in text_of(r.text)
+    assert "去世当月及以前尚有 1 个月养老金未发放到账（2023年6月）" in text_of(r.text)
     fin_p, fin2_p = await principal(db, "fin"), await principal(db, "fin2")
     june = (await service.generate_pension_batch(db, fin_p, date(2023, 6, 1), as_of=date(2023, 7, 10))).batch
     await service.approve_batch(db, fin2_p, june.id)

@@ -110,7 +110,7 @@ async def test_pension_batch_from_generation_to_closing(
     assert (page["total"], len(page["items"])) == (3, 3)
     first = page["items"][0]
     assert (first["seq"], first["reference"], first["village"]) == (1, "YL202306-410727-0000001", "前方庄村")
-    assert (first["months"], first["months_text"], first["amount"]) == (["2023-06"], "2023-06", "260.00")
+    assert (first["months"], first["months_text"], first["amount"]) == (["2023-06"], "2023年6月", "260.00")
     assert (first["account_part"], first["pool_part"], first["status"]) == ("260.00", "0.00", "pending")
     assert "****" in first["id_number_masked"] and "****" in first["account_masked"]
     assert not any(number in r.text for number in w.accounts.values())

@@ -238,7 +238,11 @@ async def test_compensation_from_handover_to_paid(
     assert r.headers["content-disposition"].startswith("attachment;")
     content = await _bank_answer(db, batch)
     r = await post_form(
-        fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("回盘.txt", content, "text/plain")}
+        fin,
+        url,
+        f"{url}/import",
+        {"format": "psbc", "confirm": "1"},
+        files={"file": ("回盘.txt", content, "text/plain")},
     )
     done = await run_job(fin, job_sessions, r)
     assert "已导入 回盘.txt：发放成功 1 笔 94,700.00 元，发放失败 0 笔 0.00 元" in done

@@ -38,7 +38,7 @@ def make_rows(n: int, *, start_amount: int = 26000) -> list[LedgerRow]:
             name=f"张{'一二三四五六七八九十'[i % 10]}",
             id_masked=f"410727********{i:04d}",
             account_masked=f"6217************{i:04d}",
-            months="2026-03至2026-09（7个月）" if i % 4 == 0 else "2026-10",
+            months="2026年3月至2026年9月（7个月）" if i % 4 == 0 else "2026年10月",
             amount=start_amount + i,
             status="待银行处理" if i % 3 else "已发放",
             reference=f"FQPEN{i:06d}",
@@ -120,7 +120,7 @@ def test_page_rows_refuses_bad_sizes() -> None:
 )
 def test_page_subtotals_add_up_to_the_total(amounts: list[int], rows_per_page: int) -> None:
     rows = [
-        LedgerRow(i, "村", "名", "id", "acct", "2026-10", amount, "已发放", str(i))
+        LedgerRow(i, "村", "名", "id", "acct", "2026年10月", amount, "已发放", str(i))
         for i, amount in enumerate(amounts, 1)
     ]
     pages = page_rows(rows, rows_per_page)
@@ -224,7 +224,7 @@ def test_full_pages_fit_and_long_values_do_not_wrap() -> None:
             name="欧阳\n娜仁其木格" * 5,
             id_masked="410727********1234",
             account_masked="6217************1234\r\n",
-            months="2026-03至2026-09（7个月）\u2028补发" * 5,
+            months="2026年3月至2026年9月（7个月）\u2028补发" * 5,
             amount=99_999_999_99,
             status="失败\n（账户已销户）" * 3,
             reference="R" * 80,
@@ -321,7 +321,7 @@ def test_ledger_xlsx_columns_rows_and_total() -> None:
         first.name,
         "410727********0001",
         "6217************0001",
-        "2026-10",
+        "2026年10月",
         "260.01",
         "待银行处理",
         "FQPEN000001",

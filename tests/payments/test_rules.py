@@ -47,9 +47,12 @@ def test_line_status() -> None:
 
 
 def test_months_text() -> None:
-    assert months_text([date(2026, 10, 1)]) == "2026-10"
-    assert months_text([date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)]) == "2026-03至2026-05（3个月）"
-    assert months_text([date(2026, 3, 1), date(2026, 5, 1)]) == "2026-03、2026-05"
+    assert months_text([date(2026, 10, 1)]) == "2026年10月"
+    assert (
+        months_text([date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)]) == "2026年3月至2026年5月（3个月）"
+    )
+    assert months_text([date(2025, 12, 1), date(2026, 1, 1)]) == "2025年12月至2026年1月（2个月）"
+    assert months_text([date(2026, 3, 1), date(2026, 5, 1)]) == "2026年3月、2026年5月"
     assert months_text(None) == ""
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.core.money import format_yuan, to_chinese_capital
 from app.payments import bankfiles, jobs, service, views
-from app.payments.models import BankException, PaymentBatch
+from app.payments.models import BankException, PaymentBatch, ResultImport
 from tests.agreements.helpers import at, principal
 from tests.payments.helpers import result_lines, world
 from tests.payments.test_api import token
@@ -210,18 +210,34 @@ async def test_batch_from_generation_to_close(
     failed = dataclasses.replace(lines[1], paid=False, reason="账户已销户")
     unknown = dataclasses.replace(lines[0], seq=99, reference=f"{batch.number}-0000099")
     content = bankfiles.result_file("psbc", batch.number, [lines[0], failed, lines[2], unknown])
-    r = await post_form(fin, url, f"{url}/import", {"format": "psbc"})
+    r = await post_form(fin, url, f"{url}/import", {"format": "psbc", "confirm": "1"})
     assert r.status_code == 422 and error_at(r.text, "file") == "请选择银行的回盘文件（银行结果文件）"
-    job_sessions.hold()
+    # Not confirmed: refused before a job starts, the choice of format kept.
     r = await post_form(
         fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("回盘.txt", content, "text/plain")}
+    )
+    assert r.status_code == 422
+    assert error_at(r.text, "confirm") == "请先勾选确认：导入后银行结果记入发放明细和账务，不能撤销"
+    assert '<option value="psbc" selected>' in r.text
+    assert await db.scalar(select(func.count()).where(ResultImport.batch_id == batch.id)) == 0
+    job_sessions.hold()
+    r = await post_form(
+        fin,
+        url,
+        f"{url}/import",
+        {"format": "psbc", "confirm": "1"},
+        files={"file": ("回盘.txt", content, "text/plain")},
     )
     done = await run_job(fin, job_sessions, r)
     assert "已导入 回盘.txt：发放成功 2 笔 520.00 元，发放失败 1 笔 260.00 元，1 行对不上" in done
     # The same file again: refused whole, said on the job page.
     job_sessions.hold()
     r = await post_form(
-        fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("again.txt", content, "text/plain")}
+        fin,
+        url,
+        f"{url}/import",
+        {"format": "psbc", "confirm": "1"},
+        files={"file": ("again.txt", content, "text/plain")},
     )
     again = await run_job(fin, job_sessions, r)
     assert "导入银行结果未完成，没有保存任何数据" in again and "不能重复导入" in again
@@ -244,9 +260,14 @@ async def test_batch_from_generation_to_close(
     r = await post_form(fin, url, resolve, {f"resolution_{exception_id}": "dismissed"})
     assert r.status_code == 422
     assert error_at(r.text, f"note_{exception_id}") == "请填写处理说明（如与银行核实的情况）"
-    r = await post_form(
-        fin, url, resolve, {f"resolution_{exception_id}": "dismissed", f"note_{exception_id}": "银行误列"}
-    )
+    assert error_at(r.text, f"confirm_{exception_id}") == "请先勾选确认：处理后不能更改"
+    typed = {f"resolution_{exception_id}": "dismissed", f"note_{exception_id}": "银行误列"}
+    r = await post_form(fin, url, resolve, typed)  # not confirmed: nothing recorded, what was typed kept
+    assert r.status_code == 422 and error_at(r.text, f"note_{exception_id}") is None
+    assert error_at(r.text, f"confirm_{exception_id}") == "请先勾选确认：处理后不能更改"
+    assert 'value="银行误列"' in r.text
+    assert await db.scalar(select(BankException.resolution).where(BankException.id == exception_id)) is None
+    r = await post_form(fin, url, resolve, {**typed, f"confirm_{exception_id}": "1"})
     assert r.status_code == 303 and r.headers["location"] == f"{url}#exceptions"
     page = await fin.get(url)
     assert "已处理对账异常：回盘文件第 4 行" in page.text and "已对账，可以关闭批次" in page.text
@@ -366,7 +387,7 @@ async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
             fin,
             url,
             f"{url}/exceptions/{x}/resolve",
-            {f"resolution_{x}": "dismissed", f"note_{x}": "银行误列"},
+            {f"resolution_{x}": "dismissed", f"note_{x}": "银行误列", f"confirm_{x}": "1"},
         )
         assert r.status_code == 303
     page = await fin.get(url)
