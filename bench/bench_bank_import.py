@@ -2,7 +2,7 @@
 the same file, in the same run.
 
 Run: ``uv run python -m bench.bench_bank_import [--lines 1000000] [--baseline-rounds 3]``. Starts a throwaway
-embedded PostgreSQL, migrates it, builds a county of that many pensioners (bench/_pensioners.py, with real sealed
+embedded PostgreSQL (with ``app.db.embedded_settings``, as the app's own), migrates it, builds a county of that many pensioners (bench/_pensioners.py, with real sealed
 and hashed ID and account numbers), then through the app: generates the batch, approves it (a second finance
 user), deposits the money (``ledger.deposit``) and exports the ``psbc`` bank file. From the exported lines it
 writes the bank's GBK result file with ``bankfiles.result_file``: 2 % failed (with a reason), 100 lines whose amount

@@ -2,7 +2,8 @@
 hand-written ``INSERT … SELECT`` writing the same rows, in the same run.
 
 Run: ``uv run python -m bench.bench_pension_batch [--pensioners 1000000] [--rounds 3] [--explain]``. Starts a
-throwaway embedded PostgreSQL, migrates it and builds the county with set-based SQL (bench/_pensioners.py: one
+throwaway embedded PostgreSQL (with ``app.db.embedded_settings``, as the app's own: larger shared and WAL buffers,
+no checkpoint forced halfway; performance.md measured with the defaults), migrates it and builds the county with set-based SQL (bench/_pensioners.py: one
 enrollment, passbook, recent life certification and one paid month in the register per pensioner; every
 pensioner is due exactly one regular month).
 
