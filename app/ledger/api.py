@@ -4,6 +4,7 @@ Authorisation and audit stay in ``app.ledger.service``."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -93,10 +94,14 @@ async def statement(
     session: Session,
     principal: ApiPrincipal,
     account_id: AccountId,
+    start: Annotated[date | None, Query(title="起始日期（含）")] = None,
+    end: Annotated[date | None, Query(title="截止日期（含）")] = None,
     limit: Annotated[int, Query(ge=1, le=500, title="最近的条数")] = 500,
 ) -> StatementOut:
-    """科目明细账：最近的记账（旧的在前），每行后的余额按科目的正常方向计算。"""
-    account, lines = await service.statement(session, principal, account_id, limit=limit)
+    """科目明细账：期间（不填为全部）的期初余额、借贷方合计和最近的记账（按记账日期、凭证号，旧的在前），每行后的余额按科目的
+    正常方向计算。"""
+    found = await service.statement(session, principal, account_id, start=start, end=end, limit=limit)
+    account, lines = found.account, found.lines
     return StatementOut(
         account=AccountInfoOut(
             id=account.id,
@@ -120,7 +125,13 @@ async def statement(
             )
             for line in lines
         ],
-        balance=fen_to_yuan(lines[-1].balance if lines else 0),
+        start=start,
+        end=end,
+        opening=fen_to_yuan(found.opening),
+        debit=fen_to_yuan(found.debit),
+        credit=fen_to_yuan(found.credit),
+        count=found.count,
+        balance=fen_to_yuan(found.closing),
     )
 
 

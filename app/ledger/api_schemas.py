@@ -79,8 +79,14 @@ class StatementLineOut(BaseModel):
 
 class StatementOut(BaseModel):
     account: AccountInfoOut
+    start: date | None  # the period asked for (either end open)
+    end: date | None
+    opening: str  # 期初余额: before the period
+    debit: str  # the period's totals
+    credit: str
+    count: int  # the period's lines (the last `limit` of them are listed)
     lines: list[StatementLineOut]
-    balance: str  # after the last line shown
+    balance: str  # 期末余额: at the end of the period, after the last line listed
 
 
 class TransactionOut(BaseModel):

@@ -507,25 +507,96 @@ async def get_account(session: AsyncSession, principal: Principal, account_id: i
     return account
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """科目明细账 of one account for a period (either end open): the balance brought forward (期初), the period's
+    debit and credit totals, the balance carried (期末) and one page of the period's lines. Balances are on the
+    account's normal side; lines run by 记账日期, then voucher number."""
+
+    account: LedgerAccount
+    start: date | None
+    end: date | None
+    opening: int
+    debit: int
+    credit: int
+    closing: int
+    count: int  # the period's lines
+    offset: int  # of the first line shown
+    lines: list[StatementLine]
+    side: int  # the account's normal side: 1 debit, -1 credit
+
+    @property
+    def brought_forward(self) -> int:
+        """The balance before the first line shown (承前页; 期初 on the first page)."""
+        if not self.lines:
+            return self.opening if self.offset == 0 else self.closing
+        first = self.lines[0]
+        return first.balance - self.side * (first.debit - first.credit)
+
+    @property
+    def carried(self) -> int:
+        """The balance after the last line shown (过次页; 期末 on the last page)."""
+        return self.lines[-1].balance if self.lines else self.brought_forward
+
+    @property
+    def last_page(self) -> bool:
+        return self.offset + len(self.lines) >= self.count
+
+
+_STATEMENT_PERIOD = """
+    l.account_id = :account
+    AND (CAST(:start AS date) IS NULL OR t.posted_on >= CAST(:start AS date))
+    AND (CAST(:end AS date) IS NULL OR t.posted_on <= CAST(:end AS date))
+"""
+
+
 async def statement(
-    session: AsyncSession, principal: Principal, account_id: int, *, limit: int = 500
-) -> tuple[LedgerAccount, list[StatementLine]]:
-    """科目明细账: the account's lines, oldest first, with the running balance on its normal side (the last
-    ``limit`` lines)."""
+    session: AsyncSession,
+    principal: Principal,
+    account_id: int,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    offset: int | None = None,
+    limit: int = 500,
+) -> Statement:
+    """科目明细账 for the period from ``start`` to ``end`` (each included, None: open): ``limit`` lines from
+    ``offset`` (None: the last ``limit`` of the period), each with the running balance."""
     account = await get_account(session, principal, account_id)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("起始日期不能晚于截止日期", field="start")
     side = rules.NORMAL_SIDE[account.kind]
-    rows = await session.execute(
-        text(
-            """
-            SELECT * FROM (
-                SELECT t.id, t.posted_on, t.posted_at, t.kind, t.memo, t.batch_id, l.debit, l.credit,
-                       sum(l.debit - l.credit) OVER (ORDER BY t.id, l.id) AS running
+    period = {"account": account.id, "start": start, "end": end}
+    totals = (
+        await session.execute(
+            text(
+                f"""
+                SELECT coalesce(sum(l.debit - l.credit) FILTER (
+                           WHERE CAST(:start AS date) IS NOT NULL AND t.posted_on < CAST(:start AS date)), 0) AS before,
+                       coalesce(sum(l.debit) FILTER (WHERE {_STATEMENT_PERIOD}), 0) AS debit,
+                       coalesce(sum(l.credit) FILTER (WHERE {_STATEMENT_PERIOD}), 0) AS credit,
+                       count(*) FILTER (WHERE {_STATEMENT_PERIOD}) AS n
                 FROM journal_lines l JOIN journal_transactions t ON t.id = l.transaction_id
                 WHERE l.account_id = :account
-            ) s ORDER BY s.id DESC LIMIT :limit
-            """
+                  AND (CAST(:end AS date) IS NULL OR t.posted_on <= CAST(:end AS date))
+                """  # noqa: S608 - the fragment is a constant
+            ),
+            period,
+        )
+    ).one()
+    before, debit, credit, count = int(totals.before), int(totals.debit), int(totals.credit), int(totals.n)
+    first = max(count - limit, 0) if offset is None else offset
+    rows = await session.execute(
+        text(
+            f"""
+            SELECT t.id, t.posted_on, t.posted_at, t.kind, t.memo, t.batch_id, l.debit, l.credit,
+                   CAST(:before AS bigint) + sum(l.debit - l.credit) OVER (ORDER BY t.posted_on, t.id, l.id) AS running
+            FROM journal_lines l JOIN journal_transactions t ON t.id = l.transaction_id
+            WHERE {_STATEMENT_PERIOD}
+            ORDER BY t.posted_on, t.id, l.id OFFSET :offset LIMIT :limit
+            """  # noqa: S608 - the fragment is a constant
         ),
-        {"account": account.id, "limit": limit},
+        {**period, "before": before, "offset": first, "limit": limit},
     )
     lines = [
         StatementLine(
@@ -541,8 +612,19 @@ async def statement(
         )
         for r in rows
     ]
-    lines.reverse()
-    return account, lines
+    return Statement(
+        account,
+        start,
+        end,
+        side * before,
+        debit,
+        credit,
+        side * (before + debit - credit),
+        count,
+        first,
+        lines,
+        side,
+    )
 
 
 async def batch_postings(session: AsyncSession, batch_id: int) -> dict[str, int]:

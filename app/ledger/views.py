@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -27,7 +28,7 @@ from app.ledger import service
 from app.ledger.models import ACCOUNT_KINDS
 from app.payments import service as payments
 from app.roster import exports
-from app.web.forms import FormState, attempt, read_date, read_form
+from app.web.forms import FormState, attempt, pager, read_date, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -46,7 +47,6 @@ PROJECT_DEPOSIT_LABELS = {
 }
 REVERSE_LABELS = {"reason": "冲销原因", "posted_on": "记账日期", "confirm": "确认"}
 MAX_DEPOSIT = 10**14  # fen: a sanity bound, far above any county's fund
-STATEMENT_LIMIT = 500
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -149,6 +149,9 @@ async def _ledger_page(
 BALANCE_HEADERS = ("科目", "类别", "借方合计（元）", "贷方合计（元）", "余额（元）")
 STATEMENT_HEADERS = ("日期", "凭证号", "摘要", "类型", "借方（元）", "贷方（元）", "余额（元）", "发放批次")
 STATEMENT_EXPORT_LIMIT = 1_000_000
+STATEMENT_PAGE = 100
+DateQuery = Annotated[str | None, Query(max_length=20, title="日期")]
+PageQuery = Annotated[int, Query(ge=0, le=100_000, title="页码（0：最后一页）")]
 
 
 @router.get("/ledger/balances.xlsx")
@@ -188,12 +191,50 @@ async def balances_xlsx(
     )
 
 
+STATEMENT_LABELS = {"start": "起始日期", "end": "截止日期"}
+
+
+def _statement_period(state: FormState) -> tuple[date | None, date | None]:
+    """The period typed into the statement's filter (either end may be left empty), errors next to the fields."""
+    found: list[date | None] = []
+    for name in ("start", "end"):
+        raw = state.value(name).strip()
+        found.append(read_date(state, name, "") if raw else None)
+    start, end = found
+    if start is not None and end is not None and start > end:
+        state.add("start", "起始日期不能晚于截止日期")
+    return start, end
+
+
+def _period_text(start: date | None, end: date | None) -> str:
+    if start is None and end is None:
+        return "全部"
+    return f"{format_date_cn(start) if start else '开户'}至{format_date_cn(end) if end else '今'}"
+
+
 @router.get("/ledger/accounts/{account_id}/statement.xlsx")
-async def statement_xlsx(session: Session, principal: WebPrincipal, account_id: AccountId) -> Response:
-    """科目明细账 (every line, the page shows the last 500) as XLSX; the download is audited."""
-    account, lines = await service.statement(session, principal, account_id, limit=STATEMENT_EXPORT_LIMIT)
-    batches = await _batch_numbers(session, principal, lines)
-    cells = [
+async def statement_xlsx(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    account_id: AccountId,
+    start: DateQuery = None,
+    end: DateQuery = None,
+) -> Response:
+    """科目明细账 of the period shown (every line of it, the page shows them a page at a time) as XLSX, between the
+    balance brought forward and the period's totals; the download is audited."""
+    state = FormState.of(STATEMENT_LABELS, {"start": start or "", "end": end or ""})
+    first, last = _statement_period(state)
+    if state.invalid:
+        return await _statement_page(request, session, principal, account_id, state, 1, status_code=422)
+    found = await service.statement(
+        session, principal, account_id, start=first, end=last, offset=0, limit=STATEMENT_EXPORT_LIMIT
+    )
+    batches = await _batch_numbers(session, principal, found.lines)
+    cells: list[tuple[object, ...]] = [
+        (format_date_cn(first) if first else "", "", "期初余额", "", "", "", fen_to_yuan(found.opening), "")
+    ]
+    cells += [
         (
             format_date_cn(line.posted_on),
             line.transaction_id,
@@ -204,18 +245,32 @@ async def statement_xlsx(session: Session, principal: WebPrincipal, account_id: 
             fen_to_yuan(line.balance),
             batches.get(line.batch_id, "") if line.batch_id is not None else "",
         )
-        for line in lines
+        for line in found.lines
     ]
+    cells.append(
+        (
+            format_date_cn(last) if last else "",
+            "",
+            "本期合计",
+            "",
+            fen_to_yuan(found.debit),
+            fen_to_yuan(found.credit),
+            fen_to_yuan(found.closing),
+            "",
+        )
+    )
+    account = found.account
+    period = _period_text(first, last)
     return await exports.audited_xlsx(
         session,
         principal,
         what="ledger_statement",
-        detail={"account": account.code},
-        title=f"科目明细账 {account.code}",
+        detail={"account": account.code, "period": period},
+        title=f"科目明细账 {account.code}（{period}）",
         headers=STATEMENT_HEADERS,
         rows=cells,
         text_columns=(4, 5, 6),
-        filename=f"科目明细账-{account.code}.xlsx",
+        filename=f"科目明细账-{account.code}{'' if period == '全部' else '-' + period}.xlsx",
     )
 
 
@@ -288,24 +343,79 @@ async def deposit_project(request: Request, session: Session, principal: WebPrin
     return await _ledger_page(request, session, principal, project_form=state, status_code=state.status)
 
 
-@router.get("/ledger/accounts/{account_id}")
-async def statement(
-    request: Request, session: Session, principal: WebPrincipal, account_id: AccountId
+async def _statement_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    account_id: int,
+    state: FormState,
+    page: int,
+    *,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    account, lines = await service.statement(session, principal, account_id, limit=STATEMENT_LIMIT)
-    batches = await _batch_numbers(session, principal, lines)
+    # A period typed wrong shows everything (with the errors next to the fields).
+    first, last = (None, None) if state.invalid else _statement_period(state)
+    # The last page unless one is asked for: the latest postings in view first.
+    totals = await service.statement(session, principal, account_id, start=first, end=last, offset=0, limit=0)
+    pages = max(1, -(-totals.count // STATEMENT_PAGE))
+    shown = min(page, pages) if page > 0 else pages
+    found = await service.statement(
+        session,
+        principal,
+        account_id,
+        start=first,
+        end=last,
+        offset=(shown - 1) * STATEMENT_PAGE,
+        limit=STATEMENT_PAGE,
+    )
+    current = found.closing
+    if first is not None or last is not None:
+        current = (await service.statement(session, principal, account_id, offset=0, limit=0)).closing
+    batches = await _batch_numbers(session, principal, found.lines)
+    params = {"start": state.value("start").strip(), "end": state.value("end").strip()}
     return render(
         request,
         "ledger/account.html",
         {
             "nav": "ledger",
-            "account": account,
-            "kind_label": ACCOUNT_KINDS.get(account.kind, account.kind),
-            "balance": lines[-1].balance if lines else 0,
-            "lines": lines,
+            "account": found.account,
+            "kind_label": ACCOUNT_KINDS.get(found.account.kind, found.account.kind),
+            "balance": current,
+            "statement": found,
+            "period": _period_text(first, last),
             "batches": batches,
-            "limit": STATEMENT_LIMIT,
+            "form": state,
+            "labels": STATEMENT_LABELS,
+            "xlsx_url": f"/ledger/accounts/{account_id}/statement.xlsx"
+            + ("?" + urlencode({k: v for k, v in params.items() if v}) if any(params.values()) else ""),
+            "pager": pager(
+                f"/ledger/accounts/{account_id}",
+                params,
+                page=shown,
+                total=found.count,
+                page_size=STATEMENT_PAGE,
+            ),
         },
+        status_code=status_code,
+    )
+
+
+@router.get("/ledger/accounts/{account_id}")
+async def statement(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    account_id: AccountId,
+    start: DateQuery = None,
+    end: DateQuery = None,
+    page: PageQuery = 0,
+) -> HTMLResponse:
+    """科目明细账: the account's lines of a period (all by default), a page at a time, between the balance brought
+    forward (期初/承前页) and the balance carried (过次页/期末)."""
+    state = FormState.of(STATEMENT_LABELS, {"start": start or "", "end": end or ""})
+    _statement_period(state)
+    return await _statement_page(
+        request, session, principal, account_id, state, page, status_code=422 if state.invalid else 200
     )
 
 

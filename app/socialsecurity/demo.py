@@ -247,8 +247,9 @@ async def _paid_history(session: AsyncSession, last_month: date) -> int:
 async def _post_opening_history(
     session: AsyncSession, finance: Principal, county_code: str, last_month: date
 ) -> None:
-    """The history above was paid before the system kept the books: one opening entry (期初) posts what it drew
-    on the individual accounts (per village, month by month in order) and on the pool, out of the fund account."""
+    """The history above was paid before the system kept the books: one opening entry (期初), dated the day the
+    last of it was paid, posts what it drew on the individual accounts (per village, month by month in order) and
+    on the pool, out of the fund account."""
     rows = (
         await session.execute(
             text(
@@ -284,7 +285,7 @@ async def _post_opening_history(
         county_code=county_code,
         kind="opening",
         memo=f"期初：2023年1月至{last_month.year}年{last_month.month}月已发放养老金（系统上线前发放）",
-        posted_on=date(2023, 1, 1),
+        posted_on=last_month.replace(day=15),  # the day the last of them was paid
         entries=entries,
         accounts=accounts,
     )

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from io import BytesIO
 
+import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +18,8 @@ from app.audit.models import AuditEvent
 from app.auth.policy import SYSTEM
 from app.core.idcard import make_id_number
 from app.ledger import rules as ledger_rules
+from app.ledger import service as ledger
+from app.ledger import views
 from app.ledger.models import JournalTransaction
 from app.payments import bankfiles, service
 from app.socialsecurity import service as social
@@ -22,6 +27,7 @@ from app.socialsecurity.models import HeirPayment
 from app.socialsecurity.schemas import DeathIn, HeirIn
 from tests.agreements.helpers import at, principal
 from tests.payments.helpers import account_balance, result_lines, trial_balance_net, world
+from tests.roster.test_exports import page_table
 from tests.seed import SEED
 from tests.socialsecurity.factories import Pin
 from tests.web.pages import Browser, csrf_from, field_error, input_value, post_form, text_of
@@ -122,6 +128,75 @@ async def test_balances_trial_balance_deposit_and_statement(
     r = await aud.post("/ledger/deposit", data={"csrf_token": csrf_from(page.text), "amount": "1.00"})
     assert r.status_code == 403
     assert (await fin.get("/ledger/accounts/2147483647")).status_code == 404
+
+
+async def test_statement_of_a_period_a_page_at_a_time(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world(db, pinned_clock, [OLD])  # 1,000,000.00 into ss.bank on 2023-06-01
+    pinned_clock(at(TODAY))
+    fin_p = await principal(db, "fin")
+    for day, fen in ((2, 10_000), (3, 20_000), (4, 30_000)):
+        await ledger.deposit(db, fin_p, amount=fen, posted_on=date(2023, 6, day), memo=f"6月{day}日拨入")
+    # Posted last but dated before the others: the statement runs by date, then voucher number.
+    await ledger.deposit(db, fin_p, amount=5_000, posted_on=date(2023, 5, 31), memo="补记5月31日拨入")
+    fin = await browser("fin")
+    url = account_link((await fin.get("/ledger")).text, "社保基金专户存款")
+
+    page = await fin.get(url, params={"start": "2023-06-02", "end": "2023-06-03"})
+    assert page.status_code == 200
+    shown = text_of(page.text)
+    assert "期间 2023年6月2日至2023年6月3日" in shown and "期初余额 1,000,050.00 元" in shown
+    assert "本期借方合计 300.00 元" in shown and "本期贷方合计 0.00 元" in shown
+    assert "期末余额 1,000,350.00 元" in shown and "当前余额 1,000,650.00 元" in shown
+    _headers, rows = page_table(page.text, "statement")
+    assert [(r[0], r[2], r[4], r[6]) for r in rows] == [
+        ("", "期初余额", "", "1,000,050.00"),
+        ("2023年6月2日", "6月2日拨入", "100.00", "1,000,150.00"),
+        ("2023年6月3日", "6月3日拨入", "200.00", "1,000,350.00"),
+    ]
+    foot = text_of(page.text.split("<tfoot>")[1].split("</tfoot>")[0])
+    assert "本期合计 300.00 0.00 1,000,350.00" in foot
+    # The XLSX of that period: the same rows and the totals, audited.
+    before = await audited(db, "export.download")
+    r = await fin.get(f"{url}/statement.xlsx", params={"start": "2023-06-02", "end": "2023-06-03"})
+    assert r.status_code == 200
+    ws = load_workbook(BytesIO(r.content)).active
+    assert ws is not None
+    cells = [list(row) for row in ws.iter_rows(values_only=True)]
+    memos = [row[2] for row in cells]
+    assert memos[-4:] == ["期初余额", "6月2日拨入", "6月3日拨入", "本期合计"]
+    assert cells[-1] == ["2023年6月3日", None, "本期合计", None, "300.00", "0.00", "1000350.00", None]
+    assert cells[-4][6] == "1000050.00"  # 期初余额
+    assert await audited(db, "export.download") == before + 1
+
+    # Pages of two: the last page first, the balance carried from one page to the next.
+    monkeypatch.setattr(views, "STATEMENT_PAGE", 2)
+    last = await fin.get(url)
+    _headers, rows = page_table(last.text, "statement")
+    assert [(r[2], r[6]) for r in rows] == [("承前页", "1,000,350.00"), ("6月4日拨入", "1,000,650.00")]
+    assert "本期合计 1,000,650.00 0.00 1,000,650.00" in text_of(last.text.split("<tfoot>")[1])
+    assert "第 3 / 3 页" in last.text
+    first = await fin.get(url, params={"page": "1"})
+    _headers, rows = page_table(first.text, "statement")
+    assert [(r[2], r[6]) for r in rows] == [
+        ("期初余额", "0.00"),
+        ("补记5月31日拨入", "50.00"),
+        ("财政拨入社保资金", "1,000,050.00"),
+    ]
+    assert "过次页 1,000,050.00" in text_of(first.text.split("<tfoot>")[1])
+    second = await fin.get(url, params={"page": "2"})
+    assert page_table(second.text, "statement")[1][0][2:7:4] == ["承前页", "1,000,050.00"]
+
+    # A period typed wrong: said next to the field, what was typed kept, everything shown meanwhile.
+    r = await fin.get(url, params={"start": "2023-06-04", "end": "2023-06-02"})
+    assert r.status_code == 422 and error_at(r.text, "start") == "起始日期不能晚于截止日期"
+    assert "期间填写有误，下面显示全部分录" in r.text and "没有保存" not in r.text
+    assert input_value(r.text, "start") == "2023-06-04" and "期间 全部" in text_of(r.text)
+    r = await fin.get(url, params={"start": "2023-13-01"})
+    assert r.status_code == 422 and error_at(r.text, "start") == "日期格式应为 2023-05-20：2023-13-01"
+    r = await fin.get(url, params={"end": "2023-05-30"})
+    assert r.status_code == 200 and "该期间没有分录。" in r.text and "期末余额 0.00 元" in text_of(r.text)
 
 
 async def test_heir_payout_from_the_person_page(

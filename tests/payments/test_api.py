@@ -341,6 +341,32 @@ async def test_ledger_accounts_statement_and_deposits(
     assert statement["lines"][-1]["memo"] == "财政追加拨入" and statement["balance"] == "2000000.00"
     r = await client.get(f"{LEDGER}/accounts/{bank['id']}/statement?limit=1", headers=aud)
     assert [s["balance"] for s in r.json()["lines"]] == ["2000000.00"]
+    assert (r.json()["count"], r.json()["opening"], r.json()["debit"]) == (2, "0.00", "2000000.00")
+    # A period: the balance brought forward, the period's totals, its lines.
+    r = await client.get(
+        f"{LEDGER}/accounts/{bank['id']}/statement",
+        params={"start": "2023-06-02", "end": "2023-06-02"},
+        headers=aud,
+    )
+    period = r.json()
+    assert (period["start"], period["end"], period["count"]) == ("2023-06-02", "2023-06-02", 1)
+    assert (period["opening"], period["debit"], period["credit"], period["balance"]) == (
+        "1000000.00",
+        "1000000.00",
+        "0.00",
+        "2000000.00",
+    )
+    assert [s["memo"] for s in period["lines"]] == ["财政追加拨入"]
+    r = await client.get(
+        f"{LEDGER}/accounts/{bank['id']}/statement",
+        params={"start": "2023-06-03", "end": "2023-06-02"},
+        headers=aud,
+    )
+    assert r.status_code == 422 and "起始日期不能晚于截止日期" in r.text
+    r = await client.get(
+        f"{LEDGER}/accounts/{bank['id']}/statement", params={"end": "2023-05-31"}, headers=aud
+    )
+    assert (r.json()["count"], r.json()["lines"], r.json()["balance"]) == (0, [], "0.00")
     assert (await client.get(f"{LEDGER}/accounts/{bank['id']}/statement", headers=fin_y)).status_code == 404
     assert (await client.get(f"{LEDGER}/accounts/{bank['id']}/statement", headers=cw)).status_code == 403
     assert (await client.get(f"{LEDGER}/accounts/2147483647/statement", headers=aud)).status_code == 404

@@ -166,5 +166,7 @@ async def test_ledger_balances_and_statement(browser: Browser, db: AsyncSession,
     headers, rows = page_table(page, "statement")
     assert rows and f'href="{link.group(1)}/statement.xlsx"' in page
     got_headers, got = workbook(await fin.get(f"{link.group(1)}/statement.xlsx"))
-    assert got_headers == headers and same(got) == rows
+    # the balance brought forward, the lines, then the period's totals (the page's table foot)
+    assert got_headers == headers and same(got[:-1]) == rows and rows[0][2] == "期初余额"
+    assert got[-1][2] == "本期合计"
     assert await exports(db) == before + 2
