@@ -25,7 +25,9 @@ from app.core.text import QueryText
 from app.payments import bankfiles, reports, service
 from app.payments.api_schemas import (
     BankFormatCode,
+    BatchKind,
     BatchOut,
+    BatchStatus,
     CheckOut,
     DiscardedOut,
     DiscardIn,
@@ -227,9 +229,21 @@ def result_import_out(r: ResultImport) -> ResultImportOut:
 
 
 @router.get("/payments/batches", response_model=list[BatchOut], responses=READ)
-async def list_batches(session: Session, principal: ApiPrincipal) -> list[BatchOut]:
-    """本县的发放批次（发放期新的在前，最多 200 个），含各状态笔数和金额。"""
-    return [batch_out(s) for s in await service.list_batches(session, principal)]
+async def list_batches(
+    session: Session,
+    principal: ApiPrincipal,
+    kind: Annotated[BatchKind | None, Query(title="批次类型")] = None,
+    status: Annotated[BatchStatus | None, Query(title="状态")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, title="发放期所在年份")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, title="跳过的个数")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, title="最多返回的个数")] = 200,
+) -> list[BatchOut]:
+    """本县的发放批次（发放期新的在前；可按类型、状态、年度筛选，offset/limit 分页），含各状态笔数和金额。"""
+    which = service.BatchFilter(kind=kind, status=status, year=year)
+    return [
+        batch_out(s)
+        for s in await service.list_batches(session, principal, which, offset=offset, limit=limit)
+    ]
 
 
 @router.post("/payments/batches", response_model=GeneratedOut, status_code=201, responses=GENERATE)

@@ -16,6 +16,10 @@ from app.socialsecurity import rules as ss_rules
 # The bank file formats of ``app.payments.bankfiles.FORMATS`` (a test keeps the two the same).
 BankFormatCode = Literal["psbc", "csv", "xlsx"]
 LineStatus = Literal["pending", "paid", "failed"]
+BatchKind = Literal["pension", "compensation"]  # models.BATCH_KINDS
+BatchStatus = Literal[
+    "draft", "approved", "exported", "imported", "reconciled", "closed"
+]  # models.BATCH_STATUSES
 Resolution = Literal["paid", "failed", "dismissed"]
 MonthText = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", min_length=7, max_length=7)]
 
@@ -25,7 +29,7 @@ class _In(BaseModel):
 
 
 class GenerateIn(_In):
-    kind: Literal["pension", "compensation"] = Field(default="pension", title="批次类型")
+    kind: BatchKind = Field(default="pension", title="批次类型")
     period: MonthText = Field(title="发放期")
     scope_area_code: str | None = Field(
         default=None, min_length=6, max_length=12, pattern=r"^[0-9]+$", title="发放范围（县或乡镇的区划代码）"

@@ -189,12 +189,61 @@ async def _summaries(session: AsyncSession, batches: Sequence[PaymentBatch]) -> 
     return out
 
 
-async def list_batches(session: AsyncSession, principal: Principal) -> list[BatchSummary]:
+@dataclass(frozen=True, slots=True)
+class BatchFilter:
+    """Which batches a list shows: of a kind, in a status, of a year's periods (None: any)."""
+
+    kind: str | None = None
+    status: str | None = None
+    year: int | None = None
+
+    def where(self, principal: Principal) -> list[Any]:
+        found: list[Any] = []
+        if principal is not SYSTEM:
+            found.append(PaymentBatch.county_code == principal.county_code)
+        if self.kind is not None:
+            found.append(PaymentBatch.kind == self.kind)
+        if self.status is not None:
+            found.append(PaymentBatch.status == self.status)
+        if self.year is not None:
+            found.append(PaymentBatch.period >= date(self.year, 1, 1))
+            found.append(PaymentBatch.period < date(self.year + 1, 1, 1))
+        return found
+
+
+async def list_batches(
+    session: AsyncSession,
+    principal: Principal,
+    which: BatchFilter | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 200,
+) -> list[BatchSummary]:
+    """The county's batches (``which`` of them), the latest period first, ``limit`` from ``offset``."""
     require(principal, Perm.LEDGER_READ)
-    query = select(PaymentBatch).order_by(PaymentBatch.period.desc(), PaymentBatch.id.desc())
-    if principal is not SYSTEM:
-        query = query.where(PaymentBatch.county_code == principal.county_code)
-    return await _summaries(session, (await session.scalars(query.limit(200))).all())
+    query = (
+        select(PaymentBatch)
+        .where(*(which or BatchFilter()).where(principal))
+        .order_by(PaymentBatch.period.desc(), PaymentBatch.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return await _summaries(session, (await session.scalars(query)).all())
+
+
+async def count_batches(session: AsyncSession, principal: Principal, which: BatchFilter | None = None) -> int:
+    require(principal, Perm.LEDGER_READ)
+    query = select(func.count()).select_from(PaymentBatch).where(*(which or BatchFilter()).where(principal))
+    return int(await session.scalar(query) or 0)
+
+
+async def batch_years(session: AsyncSession, principal: Principal) -> list[int]:
+    """The years the county has batches for, the latest first (the list's year filter)."""
+    require(principal, Perm.LEDGER_READ)
+    query = select(func.distinct(func.extract("year", PaymentBatch.period))).where(
+        *BatchFilter().where(principal)
+    )
+    return sorted((int(y) for y in (await session.scalars(query)).all()), reverse=True)
 
 
 async def batch_summary(session: AsyncSession, principal: Principal, batch_id: int) -> BatchSummary:

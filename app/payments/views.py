@@ -34,7 +34,13 @@ from app.core.money import fen_to_yuan, format_yuan
 from app.core.params import BIGINT_MAX, INT_MAX
 from app.ledger import service as ledger
 from app.payments import bankfiles, jobs, reports, service
-from app.payments.models import BATCH_STATUSES, EXCEPTION_RESOLUTIONS, LINE_STATUSES, PaymentBatch
+from app.payments.models import (
+    BATCH_KINDS,
+    BATCH_STATUSES,
+    EXCEPTION_RESOLUTIONS,
+    LINE_STATUSES,
+    PaymentBatch,
+)
 from app.plans.service import user_names
 from app.roster import exports
 from app.socialsecurity import rules as ss_rules
@@ -51,6 +57,9 @@ PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
 VillageQuery = Annotated[str | None, Query(max_length=200, title="村的区划路径")]
 SearchQuery = Annotated[str | None, Query(max_length=40, title="姓名、序号或业务参考号")]
+KindQuery = Annotated[str | None, Query(max_length=20, title="批次类型")]
+YearQuery = Annotated[str | None, Query(max_length=4, title="发放期所在年份")]
+BATCH_PAGE = 50
 
 LINES_PAGE_SIZE = 200
 # The batch page lists this many exceptions, the open ones first (a bad bank file can leave a great many).
@@ -143,8 +152,17 @@ async def _list_page(
     form: FormState | None = None,
     comp_form: FormState | None = None,
     status_code: int = 200,
+    which: service.BatchFilter | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
-    rows = await service.list_batches(session, principal)
+    which = which or service.BatchFilter()
+    total = await service.count_batches(session, principal, which)
+    pages = max(1, -(-total // BATCH_PAGE))
+    page = min(page, pages)
+    rows = await service.list_batches(
+        session, principal, which, offset=(page - 1) * BATCH_PAGE, limit=BATCH_PAGE
+    )
+    params = {"kind": which.kind, "status": which.status, "year": which.year}
     scopes, _path = await _scopes(session, principal)
     county = await ledger.county_area(session, principal.county_code)
     return render(
@@ -154,6 +172,12 @@ async def _list_page(
             **DISPLAY,
             "nav": "payments",
             "rows": rows,
+            "which": which,
+            "filtered": any(v is not None for v in params.values()),
+            "years": await service.batch_years(session, principal),
+            "BATCH_KINDS": BATCH_KINDS,
+            "BATCH_STATUSES": BATCH_STATUSES,
+            "pager": pager("/payments", params, page=page, total=total, page_size=BATCH_PAGE),
             "county_id": county.id,
             "can_generate": principal.can(Perm.PAYMENT_PREPARE) and principal.can(Perm.PENSION_CLAIM),
             "form": form or _generate_form(),
@@ -169,8 +193,22 @@ async def _list_page(
 
 
 @router.get("/payments")
-async def batches(request: Request, session: Session, principal: WebPrincipal) -> HTMLResponse:
-    return await _list_page(request, session, principal)
+async def batches(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    kind: KindQuery = None,
+    status: StatusQuery = None,
+    year: YearQuery = None,
+    page: PageQuery = 1,
+) -> HTMLResponse:
+    """发放批次, the latest period first, a page at a time; by kind, status and year (unknown values: any)."""
+    which = service.BatchFilter(
+        kind=kind if kind in BATCH_KINDS else None,
+        status=status if status in BATCH_STATUSES else None,
+        year=int(year) if year and year.isdigit() and 2000 <= int(year) <= 2100 else None,
+    )
+    return await _list_page(request, session, principal, which=which, page=page)
 
 
 @router.post("/payments/generate", response_model=None)

@@ -97,6 +97,19 @@ async def test_pension_batch_from_generation_to_closing(
     assert r.status_code == 200 and r.json()["created"] is False and r.json()["id"] == bid
 
     assert [b["id"] for b in (await client.get(f"{BASE}/batches", headers=aud)).json()] == [bid]
+    listed = {
+        "status=draft&kind=pension&year=2023": [bid],
+        "status=approved": [],
+        "kind=compensation": [],
+        "year=2022": [],
+        "offset=1": [],
+        "limit=1": [bid],
+    }
+    for query, ids in listed.items():
+        r = await client.get(f"{BASE}/batches?{query}", headers=aud)
+        assert [b["id"] for b in r.json()] == ids, query
+    for query in ("status=bogus", "kind=x", "year=1999", "limit=0", "limit=201", "offset=-1"):
+        assert (await client.get(f"{BASE}/batches?{query}", headers=aud)).status_code == 422, query
     assert (await client.get(f"{BASE}/batches", headers=cw)).status_code == 403
     assert (await client.get(f"{BASE}/batches", headers=fin_y)).json() == []
     for path in ("", "/lines", "/exceptions", "/reconciliation", "/ledger.xlsx"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import get_args
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.ledger import rules as ledger_rules
 from app.ledger.rules import Entry, Unbalanced
 from app.payments import rules
+from app.payments.api_schemas import BatchKind, BatchStatus
+from app.payments.models import BATCH_KINDS, BATCH_STATUSES
 from app.payments.service import months_text
 from app.socialsecurity.rules import account_left, account_share
 
@@ -103,3 +106,8 @@ async def test_the_database_refuses_unbalanced_and_changed_journal_rows(db: Asyn
     with pytest.raises(DBAPIError, match="never changed"):
         await db.execute(text("UPDATE journal_lines SET debit = 200 WHERE transaction_id = :t"), {"t": tx})
     await nested.rollback()
+
+
+def test_api_literals_name_the_models_kinds_and_statuses() -> None:
+    assert get_args(BatchKind) == tuple(BATCH_KINDS)
+    assert get_args(BatchStatus) == tuple(BATCH_STATUSES)

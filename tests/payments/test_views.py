@@ -519,3 +519,35 @@ async def test_lines_the_bank_left_out_wait_for_a_further_file(
     await service.import_results(db, fin_user, batch.id, fmt="psbc", filename="回盘二.txt", content=rest)
     summary = await service.batch_summary(db, fin_user, batch.id)
     assert (summary.batch.status, summary.paid, summary.pending) == ("reconciled", 3, 0)
+
+
+async def test_batch_list_filters_and_pages(
+    browser: Browser, db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world(db, pinned_clock, [OLD, OLD])
+    pinned_clock(at(date(2023, 7, 5)))
+    fin_p = await principal(db, "fin")
+    june = await service.generate_pension_batch(db, fin_p, date(2023, 6, 1))
+    await service.generate_pension_batch(db, fin_p, date(2023, 7, 1))
+    await service.approve_batch(db, await principal(db, "fin2"), june.batch.id)
+    fin = await browser("fin")
+
+    def numbers(page: str) -> list[str]:
+        return re.findall(r'<a href="/payments/\d+">(YL\d{6}-\d{6})</a>', page)
+
+    page = await fin.get("/payments")
+    assert numbers(page.text) == ["YL202307-410727", "YL202306-410727"]  # the latest period first
+    assert "共 2 个批次，每页 50 个" in page.text and '<option value="2023">2023年</option>' in page.text
+    approved = await fin.get("/payments", params={"status": "approved"})
+    assert numbers(approved.text) == ["YL202306-410727"] and "符合条件的共 1 个批次" in approved.text
+    assert '<option value="approved" selected>' in approved.text and "显示全部" in approved.text
+    none = await fin.get("/payments", params={"kind": "compensation", "year": "2023"})
+    assert numbers(none.text) == [] and "没有符合条件的发放批次。" in none.text
+    assert numbers((await fin.get("/payments", params={"year": "2022"})).text) == []
+    # Values that are not offered are ignored rather than refused (a bookmark from an older version).
+    assert len(numbers((await fin.get("/payments", params={"status": "bogus", "year": "abcd"})).text)) == 2
+
+    monkeypatch.setattr(views, "BATCH_PAGE", 1)
+    first, second = await fin.get("/payments"), await fin.get("/payments", params={"page": "2"})
+    assert numbers(first.text) == ["YL202307-410727"] and "第 1 / 2 页" in first.text
+    assert numbers(second.text) == ["YL202306-410727"] and "第 2 / 2 页" in second.text
