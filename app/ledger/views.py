@@ -372,7 +372,8 @@ async def _statement_page(
     if first is not None or last is not None:
         current = (await service.statement(session, principal, account_id, offset=0, limit=0)).closing
     batches = await _batch_numbers(session, principal, found.lines)
-    params = {"start": state.value("start").strip(), "end": state.value("end").strip()}
+    # the period shown (none when it was typed wrong), kept by the page links and the download
+    params = {"start": first.isoformat() if first else "", "end": last.isoformat() if last else ""}
     return render(
         request,
         "ledger/account.html",

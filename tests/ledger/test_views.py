@@ -155,6 +155,7 @@ async def test_statement_of_a_period_a_page_at_a_time(
         ("2023年6月2日", "6月2日拨入", "100.00", "1,000,150.00"),
         ("2023年6月3日", "6月3日拨入", "200.00", "1,000,350.00"),
     ]
+    assert f'href="{url}/statement.xlsx?start=2023-06-02&amp;end=2023-06-03"' in page.text
     foot = text_of(page.text.split("<tfoot>")[1].split("</tfoot>")[0])
     assert "本期合计 300.00 0.00 1,000,350.00" in foot
     # The XLSX of that period: the same rows and the totals, audited.
@@ -193,6 +194,7 @@ async def test_statement_of_a_period_a_page_at_a_time(
     assert r.status_code == 422 and error_at(r.text, "start") == "起始日期不能晚于截止日期"
     assert "期间填写有误，下面显示全部分录" in r.text and "没有保存" not in r.text
     assert input_value(r.text, "start") == "2023-06-04" and "期间 全部" in text_of(r.text)
+    assert f'href="{url}/statement.xlsx"' in r.text  # the download is of what is shown: everything
     r = await fin.get(url, params={"start": "2023-13-01"})
     assert r.status_code == 422 and error_at(r.text, "start") == "日期格式应为 2023-05-20：2023-13-01"
     r = await fin.get(url, params={"end": "2023-05-30"})
