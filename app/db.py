@@ -88,7 +88,8 @@ def _memory() -> int:
 def _configure(server: Any, pgdata: Path) -> None:
     """Write :func:`embedded_settings` for the server and restart it when they changed (a new cluster, a machine
     with other memory): once, on the first start."""
-    wanted = "".join(f"{name} = '{value}'\n" for name, value in embedded_settings().items())
+    settings = embedded_settings()
+    wanted = "".join(f"{name} = '{value}'\n" for name, value in settings.items())
     conf = pgdata / EMBEDDED_CONF
     if conf.exists() and conf.read_text(encoding="utf-8") == wanted:
         return
@@ -99,7 +100,7 @@ def _configure(server: Any, pgdata: Path) -> None:
     if include not in main_conf.read_text(encoding="utf-8"):
         with main_conf.open("a", encoding="utf-8") as out:
             out.write("\n" + include)
-    log.info("embedded PostgreSQL: restarting with %s", ", ".join(embedded_settings().values()))
+    log.info("embedded PostgreSQL: restarting with %s", ", ".join(settings.values()))
     server.stop()
     server.ensure_postgres_running()
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from app.core.clock import format_date_cn
+from app.core.clock import format_date_cn, format_month_cn
 from app.core.money import format_yuan, to_chinese_capital
 
 # Bump when a template or the stylesheet changes what an agreement looks like: kept with every agreement, so an
@@ -46,6 +46,7 @@ def _env() -> Environment:
     env.filters["yuan"] = format_yuan
     env.filters["capital"] = to_chinese_capital
     env.filters["date_cn"] = format_date_cn
+    env.filters["month_cn"] = format_month_cn
     return env
 
 

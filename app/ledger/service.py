@@ -524,6 +524,7 @@ class Statement:
     offset: int  # of the first line shown
     lines: list[StatementLine]
     side: int  # the account's normal side: 1 debit, -1 credit
+    current: int  # the balance now, over every line (the period's closing balance when it runs to today)
 
     @property
     def brought_forward(self) -> int:
@@ -558,10 +559,12 @@ async def statement(
     start: date | None = None,
     end: date | None = None,
     offset: int | None = None,
+    page: int | None = None,
     limit: int = 500,
 ) -> Statement:
     """科目明细账 for the period from ``start`` to ``end`` (each included, None: open): ``limit`` lines from
-    ``offset`` (None: the last ``limit`` of the period), each with the running balance."""
+    ``offset``, or page ``page`` of ``limit`` lines each (0 or past the end: the last page), or else the last
+    ``limit`` lines of the period; each with the running balance."""
     account = await get_account(session, principal, account_id)
     if start is not None and end is not None and start > end:
         raise InvalidInput("起始日期不能晚于截止日期", field="start")
@@ -575,17 +578,23 @@ async def statement(
                            WHERE CAST(:start AS date) IS NOT NULL AND t.posted_on < CAST(:start AS date)), 0) AS before,
                        coalesce(sum(l.debit) FILTER (WHERE {_STATEMENT_PERIOD}), 0) AS debit,
                        coalesce(sum(l.credit) FILTER (WHERE {_STATEMENT_PERIOD}), 0) AS credit,
-                       count(*) FILTER (WHERE {_STATEMENT_PERIOD}) AS n
+                       count(*) FILTER (WHERE {_STATEMENT_PERIOD}) AS n,
+                       coalesce(sum(l.debit - l.credit), 0) AS everything
                 FROM journal_lines l JOIN journal_transactions t ON t.id = l.transaction_id
                 WHERE l.account_id = :account
-                  AND (CAST(:end AS date) IS NULL OR t.posted_on <= CAST(:end AS date))
                 """  # noqa: S608 - the fragment is a constant
             ),
             period,
         )
     ).one()
     before, debit, credit, count = int(totals.before), int(totals.debit), int(totals.credit), int(totals.n)
-    first = max(count - limit, 0) if offset is None else offset
+    if offset is not None:
+        first = offset
+    elif page is not None:
+        pages = max(1, -(-count // limit))
+        first = ((min(page, pages) if page > 0 else pages) - 1) * limit
+    else:
+        first = max(count - limit, 0)
     rows = await session.execute(
         text(
             f"""
@@ -624,6 +633,7 @@ async def statement(
         first,
         lines,
         side,
+        side * int(totals.everything),
     )
 
 

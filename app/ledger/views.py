@@ -226,7 +226,9 @@ async def statement_xlsx(
     state = FormState.of(STATEMENT_LABELS, {"start": start or "", "end": end or ""})
     first, last = _statement_period(state)
     if state.invalid:
-        return await _statement_page(request, session, principal, account_id, state, 1, status_code=422)
+        return await _statement_page(
+            request, session, principal, account_id, state, (None, None), 0, status_code=422
+        )
     found = await service.statement(
         session, principal, account_id, start=first, end=last, offset=0, limit=STATEMENT_EXPORT_LIMIT
     )
@@ -349,28 +351,17 @@ async def _statement_page(
     principal: Principal,
     account_id: int,
     state: FormState,
+    period: tuple[date | None, date | None],
     page: int,
     *,
     status_code: int = 200,
 ) -> HTMLResponse:
-    # A period typed wrong shows everything (with the errors next to the fields).
-    first, last = (None, None) if state.invalid else _statement_period(state)
-    # The last page unless one is asked for: the latest postings in view first.
-    totals = await service.statement(session, principal, account_id, start=first, end=last, offset=0, limit=0)
-    pages = max(1, -(-totals.count // STATEMENT_PAGE))
-    shown = min(page, pages) if page > 0 else pages
+    """The statement of ``period`` (everything when it was typed wrong: the errors are next to the fields), the
+    last page unless one is asked for: the latest postings in view first."""
+    first, last = period
     found = await service.statement(
-        session,
-        principal,
-        account_id,
-        start=first,
-        end=last,
-        offset=(shown - 1) * STATEMENT_PAGE,
-        limit=STATEMENT_PAGE,
+        session, principal, account_id, start=first, end=last, page=page, limit=STATEMENT_PAGE
     )
-    current = found.closing
-    if first is not None or last is not None:
-        current = (await service.statement(session, principal, account_id, offset=0, limit=0)).closing
     batches = await _batch_numbers(session, principal, found.lines)
     # the period shown (none when it was typed wrong), kept by the page links and the download
     params = {"start": first.isoformat() if first else "", "end": last.isoformat() if last else ""}
@@ -381,7 +372,7 @@ async def _statement_page(
             "nav": "ledger",
             "account": found.account,
             "kind_label": ACCOUNT_KINDS.get(found.account.kind, found.account.kind),
-            "balance": current,
+            "balance": found.current,
             "statement": found,
             "period": _period_text(first, last),
             "batches": batches,
@@ -392,7 +383,7 @@ async def _statement_page(
             "pager": pager(
                 f"/ledger/accounts/{account_id}",
                 params,
-                page=shown,
+                page=found.offset // STATEMENT_PAGE + 1,
                 total=found.count,
                 page_size=STATEMENT_PAGE,
             ),
@@ -414,9 +405,16 @@ async def statement(
     """科目明细账: the account's lines of a period (all by default), a page at a time, between the balance brought
     forward (期初/承前页) and the balance carried (过次页/期末)."""
     state = FormState.of(STATEMENT_LABELS, {"start": start or "", "end": end or ""})
-    _statement_period(state)
+    period = _statement_period(state)
     return await _statement_page(
-        request, session, principal, account_id, state, page, status_code=422 if state.invalid else 200
+        request,
+        session,
+        principal,
+        account_id,
+        state,
+        (None, None) if state.invalid else period,
+        page,
+        status_code=422 if state.invalid else 200,
     )
 
 

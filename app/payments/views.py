@@ -101,7 +101,6 @@ def _download(data: bytes, filename: str, media_type: str) -> Response:
 
 
 DISPLAY: dict[str, Any] = {
-    "period_cn": format_month_cn,
     "FORMATS": bankfiles.FORMATS,
     "LINE_STATUSES": LINE_STATUSES,
     "EXCEPTION_RESOLUTIONS": EXCEPTION_RESOLUTIONS,

@@ -158,7 +158,6 @@ def reason_text(reasons: Sequence[str], duplicate_of: str | None) -> str:
 
 
 DISPLAY: dict[str, Any] = {
-    "month_cn": format_month_cn,
     "mu_text": mu_text,
     "reason_text": reason_text,
     "cert_expires": rules.certification_expires,

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from app.auth.policy import ROLE_LABELS, Perm
-from app.core.clock import format_date_cn, format_datetime_cn
+from app.core.clock import format_date_cn, format_datetime_cn, format_month_cn
 from app.core.money import format_yuan, to_chinese_capital
 from app.households.models import MEMBER_STATUSES, RELATIONS, SEXES
 from app.web.csrf import CSRF_FIELD, attach_cookie, csrf_token
@@ -26,6 +26,7 @@ templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 env = templates.env
 env.filters["date_cn"] = format_date_cn
 env.filters["datetime_cn"] = format_datetime_cn
+env.filters["month_cn"] = format_month_cn
 env.filters["yuan"] = format_yuan
 env.filters["capital"] = to_chinese_capital
 env.globals["RELATIONS"] = RELATIONS
