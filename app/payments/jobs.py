@@ -23,11 +23,10 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import Perm, Principal, authorize, require
-from app.core.clock import utcnow
+from app.core.clock import format_month_cn, utcnow
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.money import format_yuan
 from app.payments import service
-from app.socialsecurity import rules as ss_rules
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ async def start_generate(
         user_id=actor.user_id,
         county_code=actor.county_code,
         area_path=county_path,
-        title=f"{ss_rules.format_month(period)} 养老金 · {scope_name}"
+        title=f"{format_month_cn(period)}养老金 · {scope_name}"
         + ("（重发全部失败明细）" if reissue_all else ""),
         created_at=utcnow(),
     )

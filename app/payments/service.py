@@ -615,7 +615,7 @@ async def _finish_batch(
 ) -> None:
     if totals["lines"] == 0:
         what = "养老金" if batch.kind == "pension" else "补偿款"
-        raise Conflict(f"{ss_rules.format_month(batch.period)} 在该范围内没有应发放的{what}", field="period")
+        raise Conflict(f"{format_month_cn(batch.period)}在该范围内没有应发放的{what}", field="period")
     batch.line_count, batch.total = totals["lines"], totals["amount"]
     await session.flush()
     await audit.record(
@@ -877,7 +877,7 @@ async def discard_batch(
         )
         if later is not None:
             raise Conflict(
-                f"本批次的人员已登记了 {ss_rules.format_month(later)} 及以后的月份（之后的批次已生成），"
+                f"本批次的人员已登记了{format_month_cn(later)}及以后的月份（之后的批次已生成），"
                 "不能再作废本批次；请审核后发放，错发的按多发追回处理"
             )
     await session.execute(

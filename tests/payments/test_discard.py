@@ -170,7 +170,7 @@ async def test_who_may_discard_and_the_database_behind_it(db: AsyncSession, pinn
     pinned_clock(at(date(2023, 8, 5)))
     august = await _generate(db, "2023-08")
     assert august.lines == 3
-    with pytest.raises(Conflict, match="已登记了 2023-08 及以后的月份"):
+    with pytest.raises(Conflict, match="已登记了2023年8月及以后的月份"):
         await service.discard_batch(db, fin, july_id, reason="作废")
     await service.discard_batch(db, fin, august.batch.id, reason="作废")
     await service.discard_batch(db, fin, july_id, reason="作废")

@@ -141,7 +141,7 @@ async def test_nothing_due_fails_the_job_in_chinese(
     r = await post_form(fin, "/payments", "/payments/generate", {"period": "2023-06", "scope": "county"})
     page = await run_job(fin, job_sessions, r)
     assert "生成养老金发放批次未完成，没有保存任何数据" in page
-    assert "2023-06 在该范围内没有应发放的养老金" in page
+    assert "2023年6月在该范围内没有应发放的养老金" in page
     assert await db.scalar(select(func.count()).select_from(PaymentBatch)) == 0
 
 
