@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -26,12 +24,13 @@ from app.auth.models import User
 from app.auth.policy import SYSTEM
 from app.compensation.models import Assessment, AssessmentLine
 from app.core import clock
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.demo.load import load_demo
 from app.households.models import Household
 from app.migrate import upgrade_to_head
 from app.plans.models import Plan, Project, ProjectVillage
 from app.plans.schemas import demo_params
+from bench._server import throwaway_postgres
 
 AGREEMENTS = 20
 MINIMAL_ROUNDS = 20
@@ -165,8 +164,7 @@ async def issue_all(url: str, household_ids: list[int], project_id: int) -> tupl
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
+    with throwaway_postgres() as url:
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         household_ids, project_id, n = asyncio.run(prepare(url))
         pdf.render_minimal()  # warm up fonts and WeasyPrint's caches

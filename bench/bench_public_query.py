@@ -26,20 +26,19 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import uvloop
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.demo.generate import generate
 from app.demo.load import load_demo
 from app.main import create_app
 from app.migrate import upgrade_to_head
+from bench._server import throwaway_postgres
 
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
@@ -165,8 +164,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per client, endpoint and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median round by p99 is compared")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
+    with throwaway_postgres() as url:
         upgrade_to_head(url)
         asyncio.run(_prepare(url))
         port = _free_port()

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.demo.load import load_demo
 from app.main import create_app
 from app.migrate import upgrade_to_head
+from bench._server import throwaway_postgres
 
 ROUNDS = 5
 REQUESTS = 200
@@ -60,8 +59,7 @@ async def timed(work: Callable[[], Awaitable[object]], n: int) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
+    with throwaway_postgres() as url:
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         rows = asyncio.run(measure(url))
     print(f"{'operation':32} {'app ms/req':>11} {'raw SQL ms':>11} {'ratio':>7}")

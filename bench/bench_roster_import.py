@@ -24,11 +24,9 @@ import argparse
 import asyncio
 import secrets
 import statistics
-import tempfile
 import time
 from datetime import date, timedelta
 from io import BytesIO
-from pathlib import Path
 
 import asyncpg
 from openpyxl import load_workbook
@@ -41,10 +39,11 @@ from app.auth.policy import SYSTEM, Principal
 from app.config import get_settings
 from app.core.idcard import make_id_number
 from app.core.xlsx import xlsx_table
-from app.db import create_app_engine, make_sessionmaker, start_embedded_postgres
+from app.db import create_app_engine, make_sessionmaker
 from app.migrate import upgrade_to_head
 from app.roster import rules, service, sheet
 from bench._pensioners import asyncpg_dsn, maintenance
+from bench._server import throwaway_postgres
 
 COUNTY = "410727"
 TOWNSHIP = "410727101"
@@ -204,8 +203,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--baseline-rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="anzhi-bench-") as tmp:
-        url = start_embedded_postgres(Path(tmp), "bench")
+    with throwaway_postgres() as url:
         upgrade_to_head(url)  # synchronous: Alembic runs its own event loop
         asyncio.run(measure(url, args.rows, args.baseline_rounds))
 
