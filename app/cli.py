@@ -38,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 users_app = typer.Typer(help="工作人员账号 Staff accounts.", no_args_is_help=True)
-audit_app = typer.Typer(help="审计日志 Audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(help="操作记录 Audit trail.", no_args_is_help=True)
 payments_app = typer.Typer(help="资金发放 Payment batches.", no_args_is_help=True)
 ledger_app = typer.Typer(help="资金账务 Ledger.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -251,7 +251,7 @@ def users_create(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """校验审计日志的哈希链 Verify the audit hash chain: exit 0 when intact, 1 when broken, 3 on a database error."""
+    """审计链校验 Verify the audit hash chain: exit 0 when intact, 1 when broken, 3 on a database error."""
     from app.audit.service import VerifyResult, verify_chain
 
     settings = get_settings()
@@ -479,13 +479,13 @@ def payments_import(
             exists=True,
             dir_okay=False,
             readable=True,
-            help="银行结果文件（回盘文件） The bank's result file.",
+            help="回盘文件 The bank's result file.",
         ),
     ],
     batch: Annotated[str, typer.Option("--batch", help="批次号 Batch number (e.g. YL202611-410727).")],
     fmt: Annotated[str, typer.Option("--format", help="文件格式 File format: psbc, csv, xlsx.")] = "psbc",
 ) -> None:
-    """导入银行结果 Import the bank's result file of a batch (refused whole when it does not add up)."""
+    """导入回盘文件 Import the bank's result file of a batch (refused whole when it does not add up)."""
     from app.core.errors import DomainError
     from app.core.money import format_yuan
     from app.payments.bankfiles import FORMATS
@@ -505,12 +505,12 @@ def payments_import(
     except DomainError as exc:
         raise _fail(f"未导入，未作任何更改 (not imported)：{exc.message}") from exc
     typer.echo(
-        f"已导入银行结果 {file.name}（批次 {done.number}）：成功 {done.paid} 笔 {format_yuan(done.paid_total)} 元，"
-        f"失败 {done.failed} 笔 {format_yuan(done.failed_total)} 元，对账异常 {done.exceptions} 条；"
+        f"已导入回盘文件 {file.name}（批次 {done.number}）：成功 {done.paid} 笔 {format_yuan(done.paid_total)} 元，"
+        f"失败 {done.failed} 笔 {format_yuan(done.failed_total)} 元，差错 {done.exceptions} 条；"
         f"批次状态：{done.status_label}"
     )
     if done.exceptions:
-        typer.echo("请在发放批次页面处理对账异常 (resolve the exceptions on the batch page)")
+        typer.echo("请在发放批次页面处理差错 (resolve the exceptions on the batch page)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,10 +60,10 @@ ACTION_LABELS: dict[str, str] = {
     "payment_batch.approve": "审核发放批次",
     "payment_batch.export": "导出银行代发文件",
     "payment_batch.training_result": "生成模拟银行回盘（演示、培训用）",
-    "payment_batch.import": "导入银行结果（回盘文件）",
+    "payment_batch.import": "导入回盘文件",
     "payment_batch.close": "关闭发放批次",
     "payment_batch.download": "下载发放批次文件（发放台账等）",
-    "payment_exception.resolve": "处理对账异常",
+    "payment_exception.resolve": "处理差错",
     "ledger.deposit": "登记资金拨入",
 }
 

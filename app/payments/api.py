@@ -49,7 +49,7 @@ from app.socialsecurity import rules as ss_rules
 router = APIRouter(prefix="/api/v1", tags=["资金发放"])
 
 BatchId = Annotated[int, Path(ge=1, le=INT_MAX, title="发放批次编号")]
-ExceptionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="对账异常编号")]
+ExceptionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="差错编号")]
 Limit = Annotated[int, Query(ge=1, le=1000, title="每页条数")]
 Offset = Annotated[int, Query(ge=0, le=100_000_000, title="跳过条数")]
 VillageQuery = Annotated[QueryText | None, Query(max_length=200, title="村的区划路径（如 /1/4/17/）")]
@@ -67,7 +67,7 @@ QUERY: dict[int | str, dict[str, Any]] = {**READ, 422: {"description": "查询�
 WRITE: dict[int | str, dict[str, Any]] = {
     **READ,
     400: {"description": "请求体无法解析"},
-    409: {"description": "批次状态不允许此操作，或与现有数据冲突（本期已有批次、文件已导入、异常已处理）"},
+    409: {"description": "批次状态不允许此操作，或与现有数据冲突（本期已有批次、文件已导入、差错已处理）"},
     422: {"description": "输入有误（信息中写明字段）"},
 }
 GENERATE: dict[int | str, dict[str, Any]] = {
@@ -284,7 +284,7 @@ async def generate_batch(
 
 @router.get("/payments/batches/{batch_id}", response_model=BatchOut, responses=READ)
 async def get_batch(session: Session, principal: ApiPrincipal, batch_id: BatchId) -> BatchOut:
-    """一个发放批次：状态，待处理、已发放和失败的笔数及金额，未处理的对账异常数。"""
+    """一个发放批次：状态，待处理、已发放和失败的笔数及金额，未处理的差错数。"""
     return await _batch(session, principal, batch_id)
 
 
@@ -346,19 +346,19 @@ async def import_results(
     principal: ApiPrincipal,
     batch_id: BatchId,
     fmt: Annotated[BankFormatCode | None, Form(alias="format", title="文件格式")] = None,
-    file: Annotated[UploadFile | None, File(title="银行结果文件（回盘文件）")] = None,
+    file: Annotated[UploadFile | None, File(title="回盘文件")] = None,
 ) -> ImportOutcomeOut:
-    """导入银行的结果文件（multipart：format 和 file）：按业务参考号逐笔对应，核对账号、户名和金额；对上的记为已发放
-    或失败，对不上的进入对账异常。控制总数不符、属于其他批次或已导入过的文件整份不导入。"""
+    """导入银行的回盘文件（multipart：format 和 file）：按业务参考号逐笔对应，核对账号、户名和金额；对上的记为已发放
+    或失败，对不上的进入差错。控制总数不符、属于其他批次或已导入过的文件整份不导入。"""
     require(principal, Perm.PAYMENT_PREPARE)
     await service.get_batch(session, principal, batch_id)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
         raise HTTPException(413, TOO_BIG)
     if fmt is None:
-        raise InvalidInput("请选择银行结果文件的格式", field="format")
+        raise InvalidInput("请选择回盘文件的格式", field="format")
     if file is None or not file.filename:
-        raise InvalidInput("请选择银行的回盘文件（银行结果文件）", field="file")
+        raise InvalidInput("请选择银行的回盘文件", field="file")
     filename = _file_name(file.filename) or "回盘文件"
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -385,7 +385,7 @@ async def list_exceptions(
     offset: Annotated[int, Query(ge=0, le=10_000_000, title="跳过前多少条")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, title="最多列出多少条")] = 1_000,
 ) -> list[ExceptionOut]:
-    """对账异常：结果文件中找不到对应明细、账号/户名/金额不符或重复的行，及其处理情况；按回盘文件的行序，
+    """差错：回盘文件中找不到对应明细、账号/户名/金额不符或重复的行，及其处理情况；按回盘文件的行序，
     每次最多 limit 条（默认 1000），用 offset 取后面的。"""
     views = await service.exceptions(
         session, principal, batch_id, open_only=open_only, offset=offset, limit=limit
@@ -397,8 +397,8 @@ async def list_exceptions(
 async def resolve_exception(
     session: Session, principal: ApiPrincipal, exception_id: ExceptionId, body: ResolveIn
 ) -> ExceptionOut:
-    """处理一条对账异常：与银行核实后确认已发放或失败（每笔明细只能确认一次），或作“不属于本批次”处理；须写明说明。
-    每笔都有结果且异常处理完后，批次自动变为已对账。"""
+    """处理一条差错：与银行核实后确认已发放或失败（每笔明细只能确认一次），或作“不属于本批次”处理；须写明说明。
+    每笔都有结果且差错处理完后，批次自动变为已对账。"""
     require(principal, Perm.PAYMENT_PREPARE)
     resolved = await service.resolve_exception(
         session, principal, exception_id, resolution=body.resolution, note=body.note
@@ -426,7 +426,7 @@ async def close_batch(session: Session, principal: ApiPrincipal, batch_id: Batch
 
 @router.get("/payments/batches/{batch_id}/reconciliation", response_model=ReconciliationOut, responses=READ)
 async def reconciliation(session: Session, principal: ApiPrincipal, batch_id: BatchId) -> ReconciliationOut:
-    """对账报告：导入的结果文件、对账异常、本批次的记账，以及各项核对（明细合计、代发在途余额与待处理金额等）。"""
+    """对账报告：导入的回盘文件、差错、本批次的记账，以及各项核对（明细合计、代发在途余额与待处理金额等）。"""
     report = await service.reconciliation(session, principal, batch_id)
     return ReconciliationOut(
         batch=batch_out(report.summary),

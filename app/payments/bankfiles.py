@@ -206,7 +206,7 @@ def result_file(fmt: str, batch_no: str, lines: Sequence[ResultLine]) -> bytes:
 def _format(fmt: str) -> BankFormat:
     found = FORMATS.get(fmt)
     if found is None:
-        raise BankFileError(f"不支持的银行文件格式：{_shown(fmt)}")
+        raise BankFileError(f"不支持的文件格式：{_shown(fmt)}")
     return found
 
 
@@ -709,7 +709,7 @@ def _psbc_line_problem(fields: list[str]) -> str | None:
         return "空行"
     if len(fields) != _PSBC_FIELDS:
         hint = (
-            "；这像是发给银行的代发文件，不是银行返回的结果文件" if len(fields) == len(EXPORT_HEADERS) else ""
+            "；这像是发给银行的代发文件，不是银行返回的回盘文件" if len(fields) == len(EXPORT_HEADERS) else ""
         )
         return f"应有 {_PSBC_FIELDS} 个字段（以“|”分隔），实有 {len(fields)} 个{hint}"
     seq, account, _name, amount, _id_number, _reference, result, _reason = fields
@@ -763,7 +763,7 @@ def _amount_range_problem(shown: str, fen: int) -> str | None:
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
-    text = _decode(data, "utf-8-sig", "UTF-8", "CSV 结果文件应为 UTF-8 编码（Excel 中另存为“CSV UTF-8”）")
+    text = _decode(data, "utf-8-sig", "UTF-8", "CSV 回盘文件应为 UTF-8 编码（Excel 中另存为“CSV UTF-8”）")
     reader = csv.reader(StringIO(text, newline=""), strict=True)
     while True:
         try:
@@ -869,7 +869,7 @@ _RESULT_HEADER_KEYS = tuple(_header_key(h) for h in RESULT_HEADERS)
 def _check_header(row_no: int, cells: list[object]) -> None:
     keys = tuple(_header_key(c) for c in cells)
     if keys != _RESULT_HEADER_KEYS:
-        hint = "；这像是发给银行的代发文件，不是银行返回的结果文件" if keys == _RESULT_HEADER_KEYS[:6] else ""
+        hint = "；这像是发给银行的代发文件，不是银行返回的回盘文件" if keys == _RESULT_HEADER_KEYS[:6] else ""
         raise BankFileError(f"第 {row_no} 行：表头不正确，应为：{','.join(RESULT_HEADERS)}{hint}")
 
 

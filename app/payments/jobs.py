@@ -1,5 +1,5 @@
 """Long payment work as background jobs in this process: generating a monthly pension batch (生成发放批次) and
-importing a bank result file (导入银行结果).
+importing a bank result file (导入回盘文件).
 
 The request that starts a job checks who may run it and what was typed; an asyncio task then does the work in a
 session and transaction of its own, so a job that fails leaves nothing behind (the batch is generated, or the
@@ -35,7 +35,7 @@ SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 MAX_JOBS = 50
 JOB_NOT_FOUND = "找不到该任务（任务只保留在本次运行的服务中，可能已被清理）；请到发放批次列表查看结果"
 NO_POOL = "后台任务不可用：服务没有可用的数据库连接池，请联系管理员"
-KINDS = {"generate": "生成养老金发放批次", "import": "导入银行结果"}
+KINDS = {"generate": "生成养老金发放批次", "import": "导入回盘文件"}
 UNITS = {"generate": "段", "import": "步"}
 
 
@@ -241,7 +241,7 @@ async def start_import(
             f"发放失败 {outcome.failed} 笔 {format_yuan(outcome.failed_total)} 元"
         )
         if outcome.exceptions:
-            message += f"，{outcome.exceptions} 行对不上，已列入对账异常，请逐条处理"
+            message += f"，{outcome.exceptions} 行对不上，已列入差错，请逐条处理"
         job.message = message + "。"
 
     return _launch(job, work)

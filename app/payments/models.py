@@ -218,14 +218,14 @@ class LineOutcome(Base):
     )
     paid: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    import_id: Mapped[int | None] = mapped_column(Integer, comment=f"银行结果文件编号（{STATEMENT_CHECKED}）")
-    exception_id: Mapped[int | None] = mapped_column(BigInteger, comment="由异常处理确认时的异常编号")
+    import_id: Mapped[int | None] = mapped_column(Integer, comment=f"回盘文件编号（{STATEMENT_CHECKED}）")
+    exception_id: Mapped[int | None] = mapped_column(BigInteger, comment="由差错处理确认时的差错编号")
     resolved_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class BankException(Base):
-    """对账异常: a result line that did not match (unknown reference, different account/name/amount, a
+    """差错: a result line that did not match (unknown reference, different account/name/amount, a
     duplicate); a finance user resolves it as paid, failed or dismissed."""
 
     __tablename__ = "bank_exceptions"
@@ -243,12 +243,12 @@ class BankException(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("result_imports.id", ondelete="RESTRICT"), index=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id", ondelete="RESTRICT"), index=True)
-    row_no: Mapped[int] = mapped_column(Integer, comment="结果文件行号")
+    row_no: Mapped[int] = mapped_column(Integer, comment="回盘文件行号")
     reference: Mapped[str] = mapped_column(String(60))
     line_id: Mapped[int | None] = mapped_column(ForeignKey("payment_lines.id", ondelete="RESTRICT"))
     problem: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text)
-    bank_paid: Mapped[bool] = mapped_column(Boolean, comment="银行文件中的处理结果")
+    bank_paid: Mapped[bool] = mapped_column(Boolean, comment="回盘文件中的处理结果")
     bank_name: Mapped[str] = mapped_column(String(50))
     bank_amount: Mapped[int] = mapped_column(BigInteger)
     bank_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")

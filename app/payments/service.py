@@ -60,10 +60,10 @@ BULK_WORK_MEM = "256MB"
 
 STATUS_REFUSALS = {
     "approve": "只有待审核的批次可以审核",
-    "export": "批次审核通过后才能导出银行文件",
-    "import": "导出银行文件后才能导入银行结果",
-    "close": "对账完成（每笔都有结果且异常已处理）后才能关闭批次",
-    "training": "导出银行文件后、尚有待银行确认的明细时才能生成模拟回盘",
+    "export": "批次审核通过后才能导出代发文件",
+    "import": "导出代发文件后才能导入回盘文件",
+    "close": "对账完成（每笔都有结果且差错已处理）后才能关闭批次",
+    "training": "导出代发文件后、尚有待银行确认的明细时才能生成模拟回盘",
     "discard": "只有待审核的草稿批次可以作废；审核通过后不能作废",
 }
 
@@ -1055,7 +1055,7 @@ async def training_result(session: AsyncSession, actor: Principal, batch_id: int
     if get_settings().is_production:
         raise NotFound("生产环境不提供模拟银行回盘")
     if fmt not in bankfiles.FORMATS:
-        raise InvalidInput("不支持的银行文件格式", field="format")
+        raise InvalidInput("不支持的回盘文件格式", field="format")
     batch = await _batch_for(
         session, actor, batch_id, Perm.PAYMENT_PREPARE, ("exported", "imported"), "training"
     )
@@ -1113,10 +1113,10 @@ def _written_file(fmt: str, batch_number: str, lines: list[bankfiles.ExportLine]
 
 
 async def export_batch(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> BankExport:
-    """导出银行文件: write the batch's bank file in ``fmt`` (kept with its SHA-256; the same batch always exports
+    """导出代发文件: write the batch's bank file in ``fmt`` (kept with its SHA-256; the same batch always exports
     to the same bytes). The first export moves the batch's total from the fund account to the bank (代发在途)."""
     if fmt not in bankfiles.FORMATS:
-        raise InvalidInput("不支持的银行文件格式", field="format")
+        raise InvalidInput("不支持的代发文件格式", field="format")
     batch = await _batch_for(
         session, actor, batch_id, Perm.PAYMENT_PREPARE, ("approved", "exported", "imported"), "export"
     )
@@ -1247,9 +1247,9 @@ exceptions AS (
                WHEN 'unknown' THEN '本批次没有业务参考号为“' || reference || '”的发放明细'
                WHEN 'duplicate' THEN '业务参考号“' || reference || '”在文件中出现多次'
                WHEN 'resolved' THEN '该笔已有银行结果，不能再次确认'
-               WHEN 'account' THEN '银行文件的账号与发放明细不符'
-               WHEN 'name' THEN '银行文件户名“' || name || '”与发放明细“' || line_name || '”不符'
-               ELSE '银行文件金额 ' || to_char(amount / 100.0, 'FM999999999990.00') || ' 元与发放明细 '
+               WHEN 'account' THEN '回盘文件的账号与发放明细不符'
+               WHEN 'name' THEN '回盘文件户名“' || name || '”与发放明细“' || line_name || '”不符'
+               ELSE '回盘文件金额 ' || to_char(amount / 100.0, 'FM999999999990.00') || ' 元与发放明细 '
                     || to_char(line_amount / 100.0, 'FM999999999990.00') || ' 元不符'
            END,
            paid, left(name, 50), amount, left(coalesce(reason, ''), 200)
@@ -1369,11 +1369,11 @@ async def import_results(
     resolved_on: date | None = None,
     progress: Progress | None = None,
 ) -> ImportOutcome:
-    """导入银行结果: read the bank's result file, match each line by its reference and check account, name and
+    """导入回盘文件: read the bank's result file, match each line by its reference and check account, name and
     amount; matched lines get their outcome (paid or failed), the rest go to the exception list. A file whose
     control totals do not add up, that is for another batch, or that was imported already is refused whole."""
     if fmt not in bankfiles.FORMATS:
-        raise InvalidInput("不支持的银行文件格式", field="format")
+        raise InvalidInput("不支持的回盘文件格式", field="format")
     batch = await _batch_for(
         session, actor, batch_id, Perm.PAYMENT_PREPARE, ("exported", "imported", "reconciled"), "import"
     )
@@ -1384,7 +1384,7 @@ async def import_results(
     )
     if earlier is not None:
         raise Conflict(
-            f"该结果文件已于 {earlier.imported_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 导入过（{earlier.filename}），不能重复导入"
+            f"该回盘文件已于 {earlier.imported_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} 导入过（{earlier.filename}），不能重复导入"
         )
     # Matching a million lines hashes the batch's lines and the file's references: let those hash tables and the
     # classification stay in memory for this transaction instead of spilling to disk (the default is 4 MB).
@@ -1395,7 +1395,7 @@ async def import_results(
     except bankfiles.BankFileError as exc:
         # refused, perhaps after parts were staged: the staging table goes, with them; the transaction goes on
         await session.execute(text("DROP TABLE result_stage"))
-        raise InvalidInput(f"银行结果文件无法导入，整份未导入：{exc}", field="file") from None
+        raise InvalidInput(f"回盘文件无法导入，整份未导入：{exc}", field="file") from None
     if progress is not None:
         await progress(1, 4)
     # The range of the batch's line ids, for the outcomes already on record: without it the statement below hashed
@@ -1429,7 +1429,7 @@ async def import_results(
         ).all()
     except IntegrityError as exc:
         if "uq_result_imports_file" in str(exc.orig):
-            raise Conflict("该结果文件已导入过，不能重复导入") from None
+            raise Conflict("该回盘文件已导入过，不能重复导入") from None
         raise
     counts = rows[0]
     result_import = await session.get_one(ResultImport, counts.import_id)
@@ -1728,7 +1728,7 @@ async def exceptions(
 async def resolve_exception(
     session: AsyncSession, actor: Principal, exception_id: int, *, resolution: str, note: str
 ) -> BankException:
-    """处理对账异常: confirm the line as paid or failed (after checking with the bank), or dismiss a line that is
+    """处理差错: confirm the line as paid or failed (after checking with the bank), or dismiss a line that is
     not this batch's. A line still resolves only once: confirming a line that has an outcome is refused."""
     if resolution not in EXCEPTION_RESOLUTIONS:
         raise InvalidInput("请选择处理结果", field="resolution")
@@ -1737,17 +1737,17 @@ async def resolve_exception(
         raise InvalidInput("请填写处理说明（如与银行核实的情况）", field="note")
     found = await session.get(BankException, exception_id)
     if found is None:
-        raise NotFound("找不到该对账异常")
+        raise NotFound("找不到该差错")
     batch = await _batch_for(
         session, actor, found.batch_id, Perm.PAYMENT_PREPARE, ("imported", "reconciled"), "import"
     )
     exc = await session.get(BankException, exception_id, with_for_update=True, populate_existing=True)
     assert exc is not None
     if exc.resolution is not None:
-        raise Conflict("该异常已处理")
+        raise Conflict("该差错已处理")
     if resolution in ("paid", "failed"):
         if exc.line_id is None:
-            raise InvalidInput("该异常没有对应的发放明细，只能作“不属于本批次”处理", field="resolution")
+            raise InvalidInput("该差错没有对应的发放明细，只能作“不属于本批次”处理", field="resolution")
         has_outcome = await session.scalar(
             select(LineOutcome.line_id).where(LineOutcome.line_id == exc.line_id)
         )

@@ -1,5 +1,5 @@
 """Pages for payment batches (资金发放): the list with the forms that generate the monthly pension batch (a
-background job with its progress page) and the compensation batch (补偿款, at once), one batch with its workflow (审核 → 导出银行文件 → 导入银行结果 → 对账异常
+background job with its progress page) and the compensation batch (补偿款, at once), one batch with its workflow (审核 → 导出代发文件 → 导入回盘文件 → 差错
 → 关闭), its lines, per-village totals, the 发放台账 downloads (PDF/XLSX) and the 对账报告.
 
 Authorisation and audit stay in ``app.payments.service``; a form is only shown to someone who could submit it, and
@@ -51,7 +51,7 @@ from app.web.templating import flash, render
 router = APIRouter()
 
 BatchId = Annotated[int, Path(ge=1, le=INT_MAX, title="发放批次编号")]
-ExceptionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="对账异常编号")]
+ExceptionId = Annotated[int, Path(ge=1, le=BIGINT_MAX, title="差错编号")]
 JobId = Annotated[str, Path(max_length=64, title="任务编号")]
 PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
@@ -75,7 +75,7 @@ GENERATE_LABELS = {"period": "发放期", "scope": "发放范围", "reissue_all"
 COMP_LABELS = {"comp_period": "发放期", "comp_scope": "发放范围", "comp_reissue_all": "重发全部失败明细"}
 APPROVE_LABELS = {"confirm": "确认"}
 EXPORT_LABELS = {"format": "文件格式", "confirm": "确认"}
-IMPORT_LABELS = {"format": "文件格式", "file": "银行结果文件", "confirm": "确认"}
+IMPORT_LABELS = {"format": "文件格式", "file": "回盘文件", "confirm": "确认"}
 CLOSE_LABELS = {"confirm": "确认"}
 DISCARD_LABELS = {"reason": "作废原因", "confirm": "确认"}
 
@@ -352,25 +352,25 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
     preparer = names.get(batch.created_by or 0, "")
     match batch.status:
         case "draft":
-            return f"本批次由{preparer or '编制人'}编制，{NEXT_APPROVER}。审核通过后导出银行文件。"
+            return f"本批次由{preparer or '编制人'}编制，{NEXT_APPROVER}。审核通过后导出代发文件。"
         case "approved":
             return (
-                f"导出银行文件交银行代发。第一次导出时，本批次资金{export_move(batch)}；"
+                f"导出代发文件交银行代发。第一次导出时，本批次资金{export_move(batch)}；"
                 "之后再导出（其他格式或重新下载）得到的是同一份文件。"
             )
         case "exported":
-            return "把代发文件交银行；银行处理完后，在下方导入银行的回盘文件（银行结果）。"
+            return "把代发文件交银行；银行处理完后，在下方导入银行的回盘文件。"
         case "imported" if summary.pending == 0:
             return (
-                f"每笔都已有银行结果，还有 {summary.open_exceptions} 条对账异常未处理；"
+                f"每笔都已有银行结果，还有 {summary.open_exceptions} 条差错未处理；"
                 "在下方逐条处理完后，批次自动变为已对账。"
             )
         case "imported":
             return (
                 f"还有 {summary.pending} 笔待银行处理（已导入的回盘文件里没有这些明细）、"
-                f"{summary.open_exceptions} 条对账异常未处理。请向银行索取这些明细的回盘文件后在下方导入"
+                f"{summary.open_exceptions} 条差错未处理。请向银行索取这些明细的回盘文件后在下方导入"
                 "（在“发放明细”中按状态“待银行处理”筛选，可下载 XLSX 交银行核对）；"
-                "每笔都有结果且异常处理完后，批次自动变为已对账。"
+                "每笔都有结果且差错处理完后，批次自动变为已对账。"
             )
         case "reconciled":
             again = (
@@ -378,7 +378,7 @@ def _next_step(summary: service.BatchSummary, names: dict[int, str]) -> str:
                 if batch.kind == "compensation"
                 else "在以后月份的批次中重发"
             )
-            return f"每笔都有结果，异常已处理。核对对账报告后关闭批次；发放失败的{again}。"
+            return f"每笔都有结果，差错已处理。核对对账报告后关闭批次；发放失败的{again}。"
         case _:
             return "本批次办理完毕。"
 
@@ -611,7 +611,7 @@ async def approve(request: Request, session: Session, principal: WebPrincipal, b
     require(principal, Perm.PAYMENT_APPROVE)
     state = FormState.of(APPROVE_LABELS, await read_form(request))
     if state.value("confirm") != "1":
-        state.add("confirm", "请先勾选确认：审核通过后即可导出银行文件发放")
+        state.add("confirm", "请先勾选确认：审核通过后即可导出代发文件发放")
     else:
         try:
             batch = await attempt(session, state, lambda: service.approve_batch(session, principal, batch_id))
@@ -625,7 +625,7 @@ async def approve(request: Request, session: Session, principal: WebPrincipal, b
             flash(
                 response,
                 f"已审核通过：发放批次 {batch.number}（{batch.line_count} 笔，合计 {format_yuan(batch.total)} 元），"
-                "下一步导出银行文件",
+                "下一步导出代发文件",
             )
             return response
     return await _batch_page(
@@ -641,7 +641,7 @@ async def export(request: Request, session: Session, principal: WebPrincipal, ba
     summary = await service.batch_summary(session, principal, batch_id)
     fmt = state.value("format")
     if fmt not in bankfiles.FORMATS:
-        state.add("format", "请选择银行文件格式")
+        state.add("format", "请选择代发文件格式")
     elif summary.batch.status == "approved" and state.value("confirm") != "1":
         state.add("confirm", "请先勾选确认：第一次导出时本批次资金划至代发在途")
     if not state.invalid:
@@ -665,7 +665,7 @@ async def training_result(
     summary = await service.batch_summary(session, principal, batch_id)
     fmt = state.value("format")
     if fmt not in bankfiles.FORMATS:
-        state.add("format", "请选择银行文件格式")
+        state.add("format", "请选择代发文件格式")
     if not state.invalid:
         number = summary.batch.number
         content = await attempt(
@@ -701,12 +701,12 @@ async def import_results(
     summary = await service.batch_summary(session, principal, batch_id)
     fmt = state.value("format")
     if fmt not in bankfiles.FORMATS:
-        state.add("format", "请选择银行结果文件的格式")
+        state.add("format", "请选择回盘文件的格式")
     upload = (await request.form()).get("file")
     data = b""
     filename = ""
     if not isinstance(upload, UploadFile) or not upload.filename:
-        state.add("file", "请选择银行的回盘文件（银行结果文件）")
+        state.add("file", "请选择银行的回盘文件")
     else:
         filename = _file_name(upload.filename) or "回盘文件"
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
@@ -749,7 +749,7 @@ async def resolve(
     require(principal, Perm.PAYMENT_PREPARE)
     found = await service.exceptions(session, principal, batch_id, exception_id=exception_id)
     if not found:
-        raise NotFound("找不到该对账异常")
+        raise NotFound("找不到该差错")
     row_no, reference = found[0].exception.row_no, found[0].exception.reference
     resolution_field, note_field, confirm_field = _resolve_fields(exception_id)
     state = FormState.of((resolution_field, note_field, confirm_field), await read_form(request))
@@ -772,11 +772,11 @@ async def resolve(
         if resolved is not None:
             summary = await service.batch_summary(session, principal, batch_id)
             message = (
-                f"已处理对账异常：回盘文件第 {row_no} 行（业务参考号 {reference}），"
+                f"已处理差错：回盘文件第 {row_no} 行（业务参考号 {reference}），"
                 f"{EXCEPTION_RESOLUTIONS[resolution]}"
             )
             if summary.batch.status == "reconciled":
-                message += "；本批次每笔都有结果且异常已处理完，已对账，可以关闭批次"
+                message += "；本批次每笔都有结果且差错已处理完，已对账，可以关闭批次"
             response = _see_other(_batch_url(batch_id, "exceptions"))
             flash(response, message)
             return response
@@ -822,7 +822,7 @@ async def close(request: Request, session: Session, principal: WebPrincipal, bat
     require(principal, Perm.PAYMENT_PREPARE)
     state = FormState.of(CLOSE_LABELS, await read_form(request))
     if state.value("confirm") != "1":
-        state.add("confirm", "请先勾选确认：关闭后本批次不能再导入银行结果")
+        state.add("confirm", "请先勾选确认：关闭后本批次不能再导入回盘文件")
     else:
         batch = await attempt(session, state, lambda: service.close_batch(session, principal, batch_id))
         if batch is not None:
@@ -905,7 +905,7 @@ def reconciliation_doc(
             ("已发放", str(sm.paid), sm.paid_total),
             ("发放失败", str(sm.failed), sm.failed_total),
             ("待银行处理", str(sm.pending), sm.pending_total),
-            ("对账异常（未处理/全部）", f"{sm.open_exceptions} / {sm.exceptions}", None),
+            ("差错（未处理/全部）", f"{sm.open_exceptions} / {sm.exceptions}", None),
             ("代发在途余额", "", report.clearing_left),
         ),
         checks=tuple(report.checks),

@@ -534,7 +534,7 @@ async def set_passbook(
 async def record_certification(
     session: Session, principal: ApiPrincipal, enrollment_id: EnrollmentId, body: CertificationIn
 ) -> CertificationOut:
-    """登记一次资格认证（生存认证）。"""
+    """登记一次资格认证。"""
     return certification_out(await service.record_certification(session, principal, enrollment_id, body))
 
 

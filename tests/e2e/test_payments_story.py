@@ -148,7 +148,7 @@ async def test_december_batch_to_january_reissue(
         f"confirm_{exception_id}": "1",
     }
     r = await browser.submit(page, resolve, expect=303, **typed)
-    assert "已处理对账异常" in flash_of(r.text) and "已对账，可以关闭批次" in r.text
+    assert "已处理差错" in flash_of(r.text) and "已对账，可以关闭批次" in r.text
     report = await browser.get(f"{url}/reconciliation")
     assert "账实相符" in report and "✗" not in report
     assert not re.search(r"\d{4,}\.\d\d", text_of(report)), "amounts on the report are grouped: 76,180.00"

@@ -91,7 +91,7 @@ def test_formats_are_keyed_by_code_with_psbc_first_and_default() -> None:
     assert FORMATS["psbc"].label == "邮储银行代发文本（GBK）"
     assert [spec.extension for spec in FORMATS.values()] == ["txt", "csv", "xlsx"]
     assert FORMATS["xlsx"].media_type.startswith("application/vnd.openxmlformats")
-    with pytest.raises(BankFileError, match="不支持的银行文件格式"):
+    with pytest.raises(BankFileError, match="不支持的文件格式"):
         export_file("pdf", BATCH, LINES)
 
 
@@ -378,7 +378,7 @@ def test_psbc_refuses_what_the_bank_was_sent() -> None:
     message = refused("psbc", export_file("psbc", BATCH, LINES))
     assert (
         message
-        == "第 1 行：应有 8 个字段（以“|”分隔），实有 6 个；这像是发给银行的代发文件，不是银行返回的结果文件"
+        == "第 1 行：应有 8 个字段（以“|”分隔），实有 6 个；这像是发给银行的代发文件，不是银行返回的回盘文件"
     )
 
 

@@ -154,10 +154,10 @@ def test_import_prints_each_step_and_the_outcome(
     assert code == 0, out
     assert re.findall(r"第 (\d)/4 步", out) == ["1", "2", "3", "4"], out
     assert (
-        "已导入银行结果 回盘.txt（批次 YL202306-410727）：成功 2 笔 520.00 元，失败 1 笔 260.00 元，对账异常 1 条；"
+        "已导入回盘文件 回盘.txt（批次 YL202306-410727）：成功 2 笔 520.00 元，失败 1 笔 260.00 元，差错 1 条；"
         "批次状态：已导入结果" in out
     ), out
-    assert "处理对账异常" in out
+    assert "处理差错" in out
     action, actor, after = seen["event"]
     assert (action, actor, after["file"], after["exceptions"]) == (
         "payment_batch.import",

@@ -403,7 +403,7 @@ async def test_training_result_answers_the_pending_lines_and_never_in_production
     fin = await principal(db, "fin")
     pinned_clock(at(date(2023, 6, 5)))
     batch = (await _generate(db, "2023-06")).batch
-    with pytest.raises(Conflict, match="导出银行文件后"):
+    with pytest.raises(Conflict, match="导出代发文件后"):
         await service.training_result(db, fin, batch.id, "psbc")  # not yet exported
     await _approve_export(db, pinned_clock, batch.id, date(2023, 6, 6))
     content = await service.training_result(db, fin, batch.id, "csv")

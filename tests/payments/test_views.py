@@ -190,7 +190,7 @@ async def test_batch_from_generation_to_close(
     # The next step is said once, after the status: not "已审核 已审核：…".
     next_step = re.search(r'<p class="next-step">(.*?)</p>', page.text, re.S)
     assert next_step is not None and text_of(next_step.group(1)).strip().startswith(
-        "已审核 导出银行文件交银行代发"
+        "已审核 导出代发文件交银行代发"
     )
 
     # The bank file: a POST download, the service's bytes; the first export asks for confirmation.
@@ -212,7 +212,7 @@ async def test_batch_from_generation_to_close(
     unknown = dataclasses.replace(lines[0], seq=99, reference=f"{batch.number}-0000099")
     content = bankfiles.result_file("psbc", batch.number, [lines[0], failed, lines[2], unknown])
     r = await post_form(fin, url, f"{url}/import", {"format": "psbc", "confirm": "1"})
-    assert r.status_code == 422 and error_at(r.text, "file") == "请选择银行的回盘文件（银行结果文件）"
+    assert r.status_code == 422 and error_at(r.text, "file") == "请选择银行的回盘文件"
     # Not confirmed: refused before a job starts, the choice of format kept.
     r = await post_form(
         fin, url, f"{url}/import", {"format": "psbc"}, files={"file": ("回盘.txt", content, "text/plain")}
@@ -241,7 +241,7 @@ async def test_batch_from_generation_to_close(
         files={"file": ("again.txt", content, "text/plain")},
     )
     again = await run_job(fin, job_sessions, r)
-    assert "导入银行结果未完成，没有保存任何数据" in again and "不能重复导入" in again
+    assert "导入回盘文件未完成，没有保存任何数据" in again and "不能重复导入" in again
 
     page = await fin.get(f"{url}?status=failed")
     rows = re.findall(r"<tbody>(.*?)</tbody>", page.text, re.S)[-1]
@@ -249,7 +249,7 @@ async def test_batch_from_generation_to_close(
     assert "已导入结果" in page.text and "找不到对应的发放明细" in page.text
     # Every line has its result: a further file could only be exceptions, so no upload form is offered.
     assert f'action="{url}/import"' not in page.text
-    assert "每笔都已有银行结果，还有 1 条对账异常未处理" in page.text
+    assert "每笔都已有银行结果，还有 1 条差错未处理" in page.text
     exception_id = await db.scalar(
         select(func.min(BankException.id)).where(BankException.batch_id == batch.id)
     )
@@ -271,7 +271,7 @@ async def test_batch_from_generation_to_close(
     r = await post_form(fin, url, resolve, {**typed, f"confirm_{exception_id}": "1"})
     assert r.status_code == 303 and r.headers["location"] == f"{url}#exceptions"
     page = await fin.get(url)
-    assert "已处理对账异常：回盘文件第 4 行" in page.text and "已对账，可以关闭批次" in page.text
+    assert "已处理差错：回盘文件第 4 行" in page.text and "已对账，可以关闭批次" in page.text
 
     # The reconciliation report.
     report = await fin.get(f"{url}/reconciliation")
@@ -512,7 +512,7 @@ async def test_lines_the_bank_left_out_wait_for_a_further_file(
     fin = await browser("fin")
     url = f"/payments/{batch.id}"
     page = text_of((await fin.get(url)).text)
-    assert "还有 2 笔待银行处理（已导入的回盘文件里没有这些明细）、0 条对账异常未处理" in page
+    assert "还有 2 笔待银行处理（已导入的回盘文件里没有这些明细）、0 条差错未处理" in page
     assert "请向银行索取这些明细的回盘文件后在下方导入" in page
     pending = await fin.get(url, params={"status": "pending"})
     assert "待银行处理 共 2 笔" in text_of(pending.text)
