@@ -384,11 +384,14 @@ async def list_exceptions(
     open_only: Annotated[bool, Query(title="只列未处理的")] = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000, title="跳过前多少条")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, title="最多列出多少条")] = 1_000,
+    q: Annotated[
+        str | None, Query(max_length=40, title="回盘文件行号（数字），或业务参考号、户名的一部分")
+    ] = None,
 ) -> list[ExceptionOut]:
     """差错：回盘文件中找不到对应明细、账号/户名/金额不符或重复的行，及其处理情况；按回盘文件的行序，
-    每次最多 limit 条（默认 1000），用 offset 取后面的。"""
+    每次最多 limit 条（默认 1000），用 offset 取后面的；q 按行号、业务参考号或户名查找。"""
     views = await service.exceptions(
-        session, principal, batch_id, open_only=open_only, offset=offset, limit=limit
+        session, principal, batch_id, open_only=open_only, offset=offset, limit=limit, search=q
     )
     return [exception_out(v) for v in views]
 

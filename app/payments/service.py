@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
@@ -1681,18 +1681,18 @@ async def exceptions(
     offset: int = 0,
     limit: int | None = None,
     exception_id: int | None = None,
+    search: str | None = None,
 ) -> list[ExceptionView]:
     """The batch's exceptions in the order of the file's lines as imported (``open_first``: the open ones
     first), ``offset`` / ``limit`` of them: a bad file can leave a million, and a page or a report lists a
-    bounded number (``BatchSummary.exceptions`` says how many there are). ``exception_id``: that one only."""
+    bounded number (``BatchSummary.exceptions`` says how many there are). ``exception_id``: that one only;
+    ``search``: see :func:`count_exceptions`."""
     batch = await get_batch(session, principal, batch_id)
-    query = select(BankException).where(BankException.batch_id == batch.id)
+    query = _exceptions_where(select(BankException), batch.id, search, open_only=open_only)
     if open_first:
         query = query.order_by(BankException.resolution.is_not(None), BankException.id)
     else:
         query = query.order_by(BankException.id)
-    if open_only:
-        query = query.where(BankException.resolution.is_(None))
     if exception_id is not None:
         query = query.where(BankException.id == exception_id)
     found = (await session.scalars(query.offset(offset).limit(limit))).all()
@@ -1723,6 +1723,36 @@ async def exceptions(
             )
         )
     return out
+
+
+_Row = TypeVar("_Row")
+
+
+def _exceptions_where(
+    query: Select[_Row], batch_id: int, search: str | None, *, open_only: bool = False
+) -> Select[_Row]:
+    query = query.where(BankException.batch_id == batch_id)
+    if open_only:
+        query = query.where(BankException.resolution.is_(None))
+    text_ = (search or "").strip()
+    if text_.isascii() and text_.isdigit() and len(text_) <= 9:
+        query = query.where(BankException.row_no == int(text_))
+    elif text_:
+        pattern = "%" + _like(text_)
+        query = query.where(
+            or_(BankException.reference.ilike(pattern), BankException.bank_name.ilike(pattern))
+        )
+    return query
+
+
+async def count_exceptions(
+    session: AsyncSession, principal: Principal, batch_id: int, *, search: str | None = None
+) -> int:
+    """How many of the batch's exceptions ``search`` finds: the line number in the file (digits), or a fragment
+    of the 业务参考号 or of the name in the bank's file; all of them without it."""
+    batch = await get_batch(session, principal, batch_id)
+    query = _exceptions_where(select(func.count()).select_from(BankException), batch.id, search)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def resolve_exception(

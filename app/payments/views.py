@@ -57,13 +57,16 @@ PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 StatusQuery = Annotated[str | None, Query(max_length=20, title="状态")]
 VillageQuery = Annotated[str | None, Query(max_length=200, title="村的区划路径")]
 SearchQuery = Annotated[str | None, Query(max_length=40, title="姓名、序号或业务参考号")]
+ExceptionSearchQuery = Annotated[
+    str | None, Query(max_length=40, title="差错：业务参考号、户名或回盘文件行号")
+]
 KindQuery = Annotated[str | None, Query(max_length=20, title="批次类型")]
 YearQuery = Annotated[str | None, Query(max_length=4, title="发放期所在年份")]
 BATCH_PAGE = 50
 
 LINES_PAGE_SIZE = 200
-# The batch page lists this many exceptions, the open ones first (a bad bank file can leave a great many).
-SHOWN_EXCEPTIONS = 100
+# The batch page lists this many exceptions a page, the open ones first (a bad bank file can leave a great many).
+EXCEPTIONS_PAGE = 50
 REFRESH_SECONDS = 2
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UPLOAD_TEXT = "200 MB"
@@ -394,6 +397,8 @@ async def _batch_page(
     village: str | None = None,
     search: str | None = None,
     page: int = 1,
+    xsearch: str | None = None,
+    xpage: int = 1,
     status_code: int = 200,
 ) -> HTMLResponse:
     forms = forms or BatchForms()
@@ -427,9 +432,23 @@ async def _batch_page(
         offset=(page - 1) * LINES_PAGE_SIZE,
         limit=LINES_PAGE_SIZE,
     )
-    exceptions = await service.exceptions(
-        session, principal, batch_id, open_first=True, limit=SHOWN_EXCEPTIONS
+    xsearch = (xsearch or "").strip() or None
+    xshown = (
+        summary.exceptions
+        if xsearch is None
+        else await service.count_exceptions(session, principal, batch_id, search=xsearch)
     )
+    xpage = min(xpage, max(1, -(-xshown // EXCEPTIONS_PAGE)))
+    exceptions = await service.exceptions(
+        session,
+        principal,
+        batch_id,
+        open_first=True,
+        search=xsearch,
+        offset=(xpage - 1) * EXCEPTIONS_PAGE,
+        limit=EXCEPTIONS_PAGE,
+    )
+    lines_query = {"status": status, "village": village, "q": search}
     exports = await service.exports_of(session, principal, batch_id)
     imports = await service.imports_of(session, principal, batch_id)
     names = await user_names(
@@ -473,12 +492,27 @@ async def _batch_page(
             "counts": counts,
             "pager": pager(
                 _batch_url(batch_id),
-                {"status": status, "village": village, "q": search},
+                {**lines_query, "xq": xsearch, "xpage": xpage if xpage > 1 else None},
                 page=page,
                 total=shown,
                 page_size=LINES_PAGE_SIZE,
+                anchor="lines",
             ),
             "exceptions": exceptions,
+            "xsearch": xsearch or "",
+            "exceptions_page": EXCEPTIONS_PAGE,
+            "lines_query": {
+                k: v for k, v in {**lines_query, "page": page if page > 1 else None}.items() if v
+            },
+            "xpager": pager(
+                _batch_url(batch_id),
+                {**lines_query, "page": page if page > 1 else None, "xq": xsearch},
+                page=xpage,
+                total=xshown,
+                page_size=EXCEPTIONS_PAGE,
+                param="xpage",
+                anchor="exceptions",
+            ),
             "exports": exports,
             "imports": imports,
             "approve_form": forms.approve or FormState.of(APPROVE_LABELS),
@@ -523,9 +557,12 @@ async def batch_page(
     village: VillageQuery = None,
     q: SearchQuery = None,
     page: PageQuery = 1,
+    xq: ExceptionSearchQuery = None,
+    xpage: PageQuery = 1,
 ) -> HTMLResponse:
-    """The batch: its figures, what to do next, its exceptions and its lines (filtered by status, village and a
-    payee's name, 序号 or 业务参考号)."""
+    """The batch: its figures, what to do next, its exceptions (the open ones first, found by 业务参考号, name
+    or line of the file) and its lines (filtered by status, village and a payee's name, 序号 or 业务参考号), each
+    list paged apart."""
     return await _batch_page(
         request,
         session,
@@ -535,6 +572,8 @@ async def batch_page(
         village=village,
         search=q,
         page=page,
+        xsearch=xq,
+        xpage=xpage,
     )
 
 
@@ -752,7 +791,12 @@ async def resolve(
         raise NotFound("找不到该差错")
     row_no, reference = found[0].exception.row_no, found[0].exception.reference
     resolution_field, note_field, confirm_field = _resolve_fields(exception_id)
-    state = FormState.of((resolution_field, note_field, confirm_field), await read_form(request))
+    submitted = await read_form(request)
+    state = FormState.of((resolution_field, note_field, confirm_field), submitted)
+    # the page of exceptions the form was on (hidden fields): shown again, with the error or after the save
+    xsearch = submitted.get("xq", "").strip()[:40] or None
+    xpage_text = submitted.get("xpage", "")
+    xpage = int(xpage_text) if xpage_text.isascii() and xpage_text.isdigit() and len(xpage_text) <= 5 else 1
     resolution, note = state.value(resolution_field), state.value(note_field).strip()
     if resolution not in EXCEPTION_RESOLUTIONS:
         state.add(resolution_field, "请选择处理结果")
@@ -777,7 +821,10 @@ async def resolve(
             )
             if summary.batch.status == "reconciled":
                 message += "；本批次每笔都有结果且差错已处理完，已对账，可以关闭批次"
-            response = _see_other(_batch_url(batch_id, "exceptions"))
+            back = _with_query(
+                f"/payments/{batch_id}", {"xq": xsearch, "xpage": str(xpage) if xpage > 1 else None}
+            )
+            response = _see_other(back + "#exceptions")
             flash(response, message)
             return response
     return await _batch_page(
@@ -786,6 +833,8 @@ async def resolve(
         principal,
         batch_id,
         forms=BatchForms(resolve=(exception_id, state)),
+        xsearch=xsearch,
+        xpage=max(1, xpage),
         status_code=state.status,
     )
 

@@ -185,12 +185,23 @@ def read_date(state: FormState, name: str, missing: str) -> date | None:
         return None
 
 
-def pager(path: str, params: Mapping[str, object], *, page: int, total: int, page_size: int) -> Pager:
+def pager(
+    path: str,
+    params: Mapping[str, object],
+    *,
+    page: int,
+    total: int,
+    page_size: int,
+    param: str = "page",
+    anchor: str = "",
+) -> Pager:
+    """Links to the pages of a list: ``param`` is the page's query parameter (a page with two lists pages them
+    apart), ``params`` the other parameters kept, ``anchor`` where on the page the list is."""
     pages = max(1, ceil(total / page_size))
     kept = {k: v for k, v in params.items() if v not in (None, "")}
 
     def url(n: int) -> str:
-        return f"{path}?{urlencode({**kept, 'page': n})}"
+        return f"{path}?{urlencode({**kept, param: n})}{'#' + anchor if anchor else ''}"
 
     window = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
     return Pager(

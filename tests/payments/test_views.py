@@ -360,10 +360,11 @@ async def test_export_refused_without_money_shows_on_the_page(
 async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
     browser: Browser, db: AsyncSession, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bad bank file can leave a great many exceptions: the batch page lists a bounded number of them, the open
-    ones first, and says how many there are; one not listed can still be resolved; the reconciliation report
-    (page, PDF, API) lists the first ones by line of the file and counts them all; the API pages through them."""
-    monkeypatch.setattr(views, "SHOWN_EXCEPTIONS", 2)
+    """A bad bank file can leave a great many exceptions: the batch page lists them a page at a time, the open
+    ones first, says how many there are, and finds them by line of the file, 业务参考号 or name; a resolve keeps
+    the page it was made on; the reconciliation report (page, PDF, API) lists the first ones by line of the file
+    and counts them all; the API pages through them."""
+    monkeypatch.setattr(views, "EXCEPTIONS_PAGE", 2)
     monkeypatch.setattr(service, "REPORTED_EXCEPTIONS", 3)
     fin_user, batch = await _exported_june(db, pinned_clock)
     lines = await result_lines(db, batch)
@@ -373,27 +374,49 @@ async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
     content = bankfiles.result_file("psbc", batch.number, [*lines, *unknown])
     await service.import_results(db, fin_user, batch.id, fmt="psbc", filename="回盘.txt", content=content)
     await db.commit()
-    ids = [e.exception.id for e in await service.exceptions(db, fin_user, batch.id)]
-    assert len(ids) == 5
+    found = await service.exceptions(db, fin_user, batch.id)
+    ids = [e.exception.id for e in found]
+    assert len(ids) == 5 and [e.exception.row_no for e in found] == [4, 5, 6, 7, 8]
 
     fin = await browser("fin")
     url = f"/payments/{batch.id}"
+    shown = re.compile(r'id="exception-(\d+)"')
     page = await fin.get(url)
-    assert "共 5 条，未处理 5 条；下面列出其中 2 条（未处理的在前），处理后其余的依次列出" in page.text
-    assert re.findall(r'id="exception-(\d+)"', page.text) == [str(i) for i in ids[:2]]
-    # The last one is not on the page: resolving it works all the same. Then the first two: the open ones come up
-    # next, the resolved ones after them.
-    for x in (ids[-1], *ids[:2]):
+    assert "共 5 条，未处理 5 条；未处理的在前，每页 2 条" in page.text and "第 1 / 3 页" in page.text
+    assert shown.findall(page.text) == [str(i) for i in ids[:2]]
+    assert f'href="{url}?xpage=3#exceptions"' in page.text
+    page = await fin.get(url, params={"xpage": 3})
+    assert shown.findall(page.text) == [str(ids[4])]
+    # found by line of the file, by a fragment of the reference (any case), not by what is in neither
+    page = await fin.get(url, params={"xq": "7"})
+    assert shown.findall(page.text) == [str(ids[3])] and "符合“7”的共 1 条" in page.text
+    page = await fin.get(url, params={"xq": f"{batch.number.lower()}-0000092"})
+    assert shown.findall(page.text) == [str(ids[2])]
+    page = await fin.get(url, params={"xq": "无此人"})
+    assert shown.findall(page.text) == [] and "没有符合“无此人”的差错" in page.text
+    # A form left empty on page 3 comes back on page 3 with its error; resolved there, the answer is page 3 again.
+    x = ids[4]
+    r = await post_form(fin, f"{url}?xpage=3", f"{url}/exceptions/{x}/resolve", {"xpage": "3"})
+    assert r.status_code == 422 and shown.findall(r.text) == [str(x)] and "请填写处理说明" in r.text
+    r = await post_form(
+        fin,
+        f"{url}?xpage=3",
+        f"{url}/exceptions/{x}/resolve",
+        {"xpage": "3", f"resolution_{x}": "dismissed", f"note_{x}": "银行误列", f"confirm_{x}": "1"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?xpage=3#exceptions"
+    # Then the first two: the open ones come up first, the resolved ones after them.
+    for x in ids[:2]:
         r = await post_form(
             fin,
             url,
             f"{url}/exceptions/{x}/resolve",
             {f"resolution_{x}": "dismissed", f"note_{x}": "银行误列", f"confirm_{x}": "1"},
         )
-        assert r.status_code == 303
+        assert r.status_code == 303 and r.headers["location"] == f"{url}#exceptions"
     page = await fin.get(url)
-    assert "共 5 条，未处理 2 条；下面列出其中 2 条" in page.text
-    assert re.findall(r'id="exception-(\d+)"', page.text) == [str(i) for i in ids[2:4]]
+    assert "共 5 条，未处理 2 条" in page.text
+    assert shown.findall(page.text) == [str(i) for i in ids[2:4]]
 
     report = await fin.get(f"{url}/reconciliation")
     assert "2 / 5" in report.text and "共 5 条，下面按回盘文件的行序列出前 3 条" in report.text
@@ -412,6 +435,10 @@ async def test_many_exceptions_are_listed_a_bounded_number_at_a_time(
         f"/api/v1/payments/batches/{batch.id}/exceptions", params={"offset": 3, "limit": 2}, headers=bearer
     )
     assert api.status_code == 200 and [e["row_no"] for e in api.json()] == [7, 8]
+    api = await fin.get(
+        f"/api/v1/payments/batches/{batch.id}/exceptions", params={"q": "-0000093"}, headers=bearer
+    )
+    assert api.status_code == 200 and [e["row_no"] for e in api.json()] == [7]
     api = await fin.get(f"/api/v1/payments/batches/{batch.id}/reconciliation", headers=bearer)
     assert api.json()["exception_count"] == 5 and len(api.json()["exceptions"]) == 3
 
