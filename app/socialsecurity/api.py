@@ -616,10 +616,18 @@ async def certification_due(
     principal: ApiPrincipal,
     month: MonthQuery = None,
     village_id: Annotated[int | None, Query(ge=1, le=INT_MAX, title="村编号")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, title="跳过前多少人")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, title="最多列出多少人")] = 1_000,
 ) -> list[CertificationDueOut]:
-    """到某月（默认本月）月底资格认证到期（或已过期）的领取人员，可按村筛选。"""
+    """到某月（默认本月）月底资格认证到期（或已过期）的领取人员，可按村筛选；按村、到期日排列，每次最多 limit 人
+    （默认 1000），用 offset 取后面的。"""
     rows = await service.certification_due_list(
-        session, principal, month=_parse_month_query(month, "month"), village_id=village_id
+        session,
+        principal,
+        month=_parse_month_query(month, "month"),
+        village_id=village_id,
+        offset=offset,
+        limit=limit,
     )
     return [
         CertificationDueOut(

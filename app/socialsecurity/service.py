@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -1760,17 +1760,11 @@ class CertificationDueRow:
     overdue: bool
 
 
-async def certification_due_list(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    month: date,
-    village_id: int | None = None,
-    today: date | None = None,
-) -> list[CertificationDueRow]:
-    """Pensioners whose proof of life expires by the end of ``month`` (or already has), per village."""
-    require(principal, Perm.REGISTRY_READ)
-    today = today or today_in_china()
+def _certification_due_select(
+    principal: Principal, month: date, village_id: int | None
+) -> Select[Enrollment, str, str, date, date]:
+    """The rows of :func:`certification_due_list` (enrollment, 户口簿编号, village, last proof of life, expiry),
+    unordered."""
     next_month = rules.add_months(rules.month_of(month), 1)
     last_cert = (
         select(func.max(LifeCertification.certified_on))
@@ -1786,7 +1780,13 @@ async def certification_due_list(
     )
     expires = func.cast(last + text("interval '12 months'"), type_=Enrollment.enrolled_on.type)
     stmt = (
-        select(Enrollment, Household.register_no, Area.name, last, expires)
+        select(
+            Enrollment,
+            Household.register_no,
+            Area.name,
+            last.label("last_certified_on"),
+            expires.label("expires_on"),
+        )
         .join(Household, Household.id == Enrollment.household_id)
         .join(Area, Area.id == Household.village_id)
         .where(
@@ -1795,15 +1795,55 @@ async def certification_due_list(
             Enrollment.pension_start_month < next_month,
             expires < next_month,
         )
-        .order_by(Area.code, expires, Enrollment.id)
     )
     if village_id is not None:
         stmt = stmt.where(Household.village_id == village_id)
+    return stmt
+
+
+async def certification_due_list(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    month: date,
+    village_id: int | None = None,
+    today: date | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[CertificationDueRow]:
+    """Pensioners whose proof of life expires by the end of ``month`` (or already has), per village (by village
+    code, then expiry); ``offset`` / ``limit`` of them (a county's month can be tens of thousands)."""
+    require(principal, Perm.REGISTRY_READ)
+    today = today or today_in_china()
+    stmt = _certification_due_select(principal, month, village_id)
+    stmt = (
+        stmt.order_by(Area.code, stmt.selected_columns.expires_on, Enrollment.id).offset(offset).limit(limit)
+    )
     rows = await session.execute(stmt)
     return [
         CertificationDueRow(e.id, e.name, e.id_number_masked, v, no, lc, ex, ex < today)
         for e, no, v, lc, ex in rows.all()
     ]
+
+
+async def certification_due_count(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    month: date,
+    village_id: int | None = None,
+    today: date | None = None,
+) -> tuple[int, int]:
+    """How many :func:`certification_due_list` lists, and how many of them are overdue already."""
+    require(principal, Perm.REGISTRY_READ)
+    today = today or today_in_china()
+    due = _certification_due_select(principal, month, village_id).subquery()
+    row = (
+        await session.execute(
+            select(func.count(), func.count().filter(due.c.expires_on < today)).select_from(due)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 # ---------------------------------------------------------------------------------------------- months due

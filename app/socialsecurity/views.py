@@ -65,7 +65,11 @@ PageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 TextQuery = Annotated[str | None, Query(max_length=50)]
 
 LIST_PAGE_SIZE = 100  # the eligibility list
+DUE_PAGE_SIZE = 200  # the proof-of-life due list: a county's month can be tens of thousands
 PAGE_SIZE = 50  # every other list
+# One PDF of the due list holds at most this many people (WeasyPrint: ~65 s and 1.4 GB for 10,000 rows in one
+# document): a county's month is printed per village, to post in each village; the XLSX takes any number.
+DUE_PDF_MAX_ROWS = 3_000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_TEXT = "5 MB"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -1291,13 +1295,17 @@ def _by_village(rows: Sequence[service.CertificationDueRow]) -> list[VillageGrou
     return [VillageGroup(name, items) for name, items in groups.items()]
 
 
+def _due_month(query: DueQuery) -> date:
+    if query.month is None:
+        raise InvalidInput(query.error or "年月格式应为 YYYY-MM，如 2023-08", field="month")
+    return query.month
+
+
 async def _due_rows(
     session: AsyncSession, principal: Principal, query: DueQuery
 ) -> list[service.CertificationDueRow]:
-    if query.month is None:
-        raise InvalidInput(query.error or "年月格式应为 YYYY-MM，如 2023-08", field="month")
     return await service.certification_due_list(
-        session, principal, month=query.month, village_id=query.village_id
+        session, principal, month=_due_month(query), village_id=query.village_id
     )
 
 
@@ -1311,11 +1319,27 @@ async def certification_due(
     principal: WebPrincipal,
     month: TextQuery = None,
     village_id: TextQuery = None,
+    page: PageQuery = 1,
 ) -> HTMLResponse:
+    """资格认证到期名单: by village, 200 a page, with its PDF (per village when long) and XLSX."""
     query = _due_query(month, village_id)
     villages = await households.list_villages(session, principal)
-    rows = [] if query.month is None else await _due_rows(session, principal, query)
-    exports = urlencode({k: v for k, v in query.params().items() if v not in (None, "")})
+    rows: list[service.CertificationDueRow] = []
+    total = overdue = 0
+    if query.month is not None:
+        total, overdue = await service.certification_due_count(
+            session, principal, month=query.month, village_id=query.village_id
+        )
+        page = min(page, max(1, -(-total // DUE_PAGE_SIZE)))
+        rows = await service.certification_due_list(
+            session,
+            principal,
+            month=query.month,
+            village_id=query.village_id,
+            offset=(page - 1) * DUE_PAGE_SIZE,
+            limit=DUE_PAGE_SIZE,
+        )
+    params = {k: v for k, v in query.params().items() if v not in (None, "")}
     return render(
         request,
         "social/certification_due.html",
@@ -1323,10 +1347,16 @@ async def certification_due(
             **DISPLAY,
             "query": query,
             "groups": _by_village(rows),
-            "total": len(rows),
-            "overdue": sum(1 for r in rows if r.overdue),
+            "total": total,
+            "overdue": overdue,
             "village_choices": [(v.village.id, f"{v.township_name} {v.village.name}") for v in villages],
-            "exports": exports,
+            "exports": urlencode(params),
+            "whole_pdf": total <= DUE_PDF_MAX_ROWS,
+            "pdf_max_rows": DUE_PDF_MAX_ROWS,
+            "page_size": DUE_PAGE_SIZE,
+            "pager": pager(
+                "/social-security/certification-due", params, page=page, total=total, page_size=DUE_PAGE_SIZE
+            ),
         },
         status_code=422 if query.error else 200,
     )
@@ -1341,6 +1371,16 @@ async def certification_due_pdf(
     session: Session, principal: WebPrincipal, month: TextQuery = None, village_id: TextQuery = None
 ) -> Response:
     query = _due_query(month, village_id)
+    due_month = _due_month(query)
+    total, _overdue = await service.certification_due_count(
+        session, principal, month=due_month, village_id=query.village_id
+    )
+    if total > DUE_PDF_MAX_ROWS:
+        raise InvalidInput(
+            f"名单共 {total:,} 人，超过一份 PDF 的上限（{DUE_PDF_MAX_ROWS:,} 人）。请先选择村，按村下载 PDF"
+            "（每村一份，便于张贴）；全部名单请下载 XLSX",
+            field="village_id",
+        )
     rows = await _due_rows(session, principal, query)
     assert query.month is not None
     context = {

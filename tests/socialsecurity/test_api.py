@@ -497,6 +497,10 @@ async def test_batch_to_recovery(
     assert (due["name"], due["expires_on"], due["overdue"]) == ("李秀英", "2024-06-08", False)
     assert SEED.id_numbers["h1_spouse"] not in r.text
     assert (await client.get(f"{BASE}/certification-due?month=2024-05", headers=cw)).json() == []
+    paged = f"{BASE}/certification-due?month=2024-06&village_id={SEED.areas[QFZ]}"
+    assert (await client.get(f"{paged}&offset=1", headers=cw)).json() == []
+    assert [d["name"] for d in (await client.get(f"{paged}&limit=1", headers=cw)).json()] == ["李秀英"]
+    assert (await client.get(f"{paged}&limit=0", headers=cw)).status_code == 422
 
 
 async def test_send_back_reopens_the_list(
