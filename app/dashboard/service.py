@@ -340,6 +340,14 @@ async def _stages(
     return total, by_village
 
 
+async def village_stages(session: AsyncSession, principal: Principal) -> dict[int, list[StageRow]]:
+    """Each village's stages in the caller's areas (我的村 lists them), from the one grouped stage query; a village
+    without households is not in the answer."""
+    require(principal, Perm.REGISTRY_READ)
+    _total, by_village = await _stages(session, Scope("area", "", principal))
+    return {village_id: rules.stage_rows(stages) for village_id, stages in by_village.items()}
+
+
 async def _weeks(session: AsyncSession, scope: Scope, today: date) -> list[WeekCount]:
     hh = _households(scope)
     first = rules.week_starts(today)[0]

@@ -23,6 +23,7 @@ from app.auth.policy import Perm, Principal, authorize, scope_clause
 from app.core.idcard import InvalidIdNumber, looks_like_id_number, parse_id_number
 from app.core.params import HouseholdId, MemberId, PageNo, VillageId
 from app.core.text import QueryText, is_clean
+from app.dashboard import service as dashboard
 from app.households import progress, service
 from app.households.models import RELATIONS, Household, Member
 from app.households.schemas import HouseholdIn, HouseholdUpdate, MemberIn, MemberMove, MemberUpdate
@@ -34,6 +35,8 @@ from app.web.templating import flash, render
 router = APIRouter()
 
 PAGE_SIZE = 20
+VILLAGE_PAGE_SIZE = 50  # 我的村: a county has hundreds of villages
+STAGE_COLUMNS = ("surveyed", "signed", "vacated", "settled")  # 我的村's progress columns
 SEARCH_MAX_CHARS = 50
 
 HOUSEHOLD_NEW_FIELDS = ("group_id", "register_no", "address", "head_name", "head_id_number", "head_phone")
@@ -65,10 +68,45 @@ def _changed_labels(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
 
 
 @router.get("/villages")
-async def villages(request: Request, session: Session, principal: WebPrincipal) -> HTMLResponse:
-    rows = await service.list_villages(session, principal)
+async def villages(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    q: Annotated[QueryText | None, Query(max_length=SEARCH_MAX_CHARS, title="村或乡镇名称")] = None,
+    page: PageNo = 1,
+) -> HTMLResponse:
+    """我的村: the villages in the caller's areas with their households, people and progress (how many
+    households have reached each stage), found by a fragment of the village's or township's name, paged."""
+    q = (q or "").strip()
+    every = await service.list_villages(session, principal)
+    rows = [r for r in every if q in r.village.name or q in r.township_name] if q else every
     totals = (sum(r.household_count for r in rows), sum(r.member_count for r in rows))
-    return render(request, "villages.html", {"rows": rows, "totals": totals})
+    pages = max(1, -(-len(rows) // VILLAGE_PAGE_SIZE))
+    page = min(page, pages)
+    shown = rows[(page - 1) * VILLAGE_PAGE_SIZE : page * VILLAGE_PAGE_SIZE]
+    reached = {
+        village_id: {s.code: s.reached.households for s in stage_rows}
+        for village_id, stage_rows in (await dashboard.village_stages(session, principal)).items()
+    }
+    return render(
+        request,
+        "villages.html",
+        {
+            "rows": shown,
+            "total_villages": len(every),
+            "found": len(rows),
+            "q": q,
+            "totals": totals,
+            "progress": {r.village.id: reached.get(r.village.id, {}) for r in shown},
+            "stage_totals": {
+                code: sum(reached.get(r.village.id, {}).get(code, 0) for r in rows) for code in STAGE_COLUMNS
+            },
+            "searchable": len(every) > VILLAGE_PAGE_SIZE or bool(q),
+            "pager": pager(
+                request.url.path, {"q": q}, page=page, total=len(rows), page_size=VILLAGE_PAGE_SIZE
+            ),
+        },
+    )
 
 
 def _has_digit(text: str) -> bool:

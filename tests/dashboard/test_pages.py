@@ -14,10 +14,11 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.money import format_yuan
+from app.households import views as household_views
 from tests.dashboard import world
 from tests.dashboard.expected import Expected, expected
 from tests.seed import SEED
-from tests.socialsecurity.factories import QFZ, Pin
+from tests.socialsecurity.factories import DGC, QFZ, Pin
 from tests.web.pages import Browser, text_of
 
 STAGE_CODES = ("registered", "surveyed", "assessed", "noticed", "signed", "vacated", "settled")
@@ -127,6 +128,49 @@ async def test_caseworker_pages_are_their_village_only(
     other = await browser("cw_b")
     for url in (f"/dashboard/projects/{w.project_id}", f"/dashboard/projects/{w.project_id}.pdf"):
         assert (await other.get(url)).status_code == 404
+
+
+async def test_my_villages_show_their_progress_found_and_paged(
+    db: AsyncSession, pinned_clock: Pin, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """我的村 lists each village in the caller's areas with the households that reached each stage (the figures
+    hand-written SQL counts), finds villages by a fragment of the name and pages them."""
+    w = await world.build(db, pinned_clock)
+    fin = await browser("fin")
+    page = (await fin.get("/villages")).text
+    for village, path in ((w.qfz, SEED.paths[QFZ]), (w.dgc, SEED.paths[DGC])):
+        want = await expected(db, prefix=path, today=world.TODAY)
+        shown = cells(page, f"village-{village}")
+        assert shown[2] == str(want.reached[0][0])
+        assert shown[4:] == [
+            str(want.reached[STAGE_CODES.index(c)][0]) for c in ("surveyed", "signed", "vacated", "settled")
+        ]
+    assert f'href="/dashboard/villages/{w.qfz}"' in page
+    # the footer sums every village listed: the county's figures
+    county = await expected(db, prefix=SEED.paths["410727"], today=world.TODAY)
+    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S)
+    assert footer is not None
+    sums = [text_of(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", footer.group(1))]
+    assert sums[0] == str(county.reached[0][0])
+    assert sums[2:] == [
+        str(county.reached[STAGE_CODES.index(c)][0]) for c in ("surveyed", "signed", "vacated", "settled")
+    ]
+
+    found = (await fin.get("/villages", params={"q": "前方"})).text
+    assert f'id="village-{w.qfz}"' in found and f'id="village-{w.dgc}"' not in found
+    assert "符合“前方”的共" in text_of(found)
+    assert "没有名称含“无此村”的村" in text_of((await fin.get("/villages", params={"q": "无此村"})).text)
+
+    monkeypatch.setattr(household_views, "VILLAGE_PAGE_SIZE", 1)
+    first = (await fin.get("/villages")).text
+    listed = re.findall(r'<tr id="village-(\d+)">', first)
+    assert len(listed) == 1 and 'href="/villages?page=2"' in first
+    second = (await fin.get("/villages", params={"page": 2})).text
+    assert re.findall(r'<tr id="village-(\d+)">', second) != listed
+
+    cw = await browser("cw_a")
+    mine = (await cw.get("/villages")).text
+    assert f'id="village-{w.qfz}"' in mine and f'id="village-{w.dgc}"' not in mine
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
