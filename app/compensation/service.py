@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -514,8 +514,47 @@ class PendingRow:
     maker: str | None
 
 
-async def pending_reviews(session: AsyncSession, principal: Principal) -> list[PendingRow]:
-    """Submitted assessments in the caller's areas (待审核补偿核算), oldest first."""
+def _pending(principal: Principal, search: str | None) -> Select[int]:
+    """Submitted assessments in the caller's areas; ``search``: a fragment of a registered member's name, the
+    户口簿编号 or the village's name."""
+    stmt = (
+        select(Assessment.id)
+        .join(Household, Household.id == Assessment.household_id)
+        .join(Area, Area.id == Household.village_id)
+        .where(Assessment.status == "submitted", scope_clause(principal, Assessment.area_path))
+    )
+    text_ = (search or "").strip()
+    if text_:
+        pattern = "%" + text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        named = (
+            select(Member.id)
+            .where(
+                Member.household_id == Household.id, Member.status == "registered", Member.name.like(pattern)
+            )
+            .exists()
+        )
+        stmt = stmt.where(or_(named, Household.register_no.ilike(pattern), Area.name.like(pattern)))
+    return stmt
+
+
+async def count_pending_reviews(
+    session: AsyncSession, principal: Principal, *, search: str | None = None
+) -> int:
+    require(principal, Perm.ASSESSMENT_APPROVE)
+    found = _pending(principal, search).subquery()
+    return int((await session.execute(select(func.count()).select_from(found))).scalar_one())
+
+
+async def pending_reviews(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[PendingRow]:
+    """Submitted assessments in the caller's areas (待审核补偿核算), oldest first; ``search`` as
+    :func:`_pending`; ``offset`` / ``limit`` of them."""
     require(principal, Perm.ASSESSMENT_APPROVE)
     maker = aliased(User)
     head = (
@@ -530,7 +569,9 @@ async def pending_reviews(session: AsyncSession, principal: Principal) -> list[P
         .join(Household, Household.id == Assessment.household_id)
         .join(Area, Area.id == Household.village_id)
         .outerjoin(maker, maker.id == Assessment.created_by)
-        .where(Assessment.status == "submitted", scope_clause(principal, Assessment.area_path))
+        .where(Assessment.id.in_(_pending(principal, search)))
         .order_by(Assessment.created_at, Assessment.id)
+        .offset(offset)
+        .limit(limit)
     )
     return [PendingRow(a, p, v, no, h, _name(m)) for a, p, v, no, h, m in result.all()]

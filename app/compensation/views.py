@@ -8,9 +8,9 @@ survey form has rows for structures and attachments (a few blank ones to fill in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +23,12 @@ from app.compensation.api import AssessmentId
 from app.compensation.models import ASSESSMENT_STATUSES
 from app.compensation.schemas import AssessmentIn, SurveySave
 from app.core.errors import Conflict, DomainError, InvalidInput
-from app.core.params import HouseholdId
+from app.core.params import HouseholdId, PageNo
+from app.core.text import QueryText
 from app.core.validation import chinese_message, title_along
 from app.households.views import household_frame
 from app.web.errors import status_for
-from app.web.forms import FormState, read_form
+from app.web.forms import FormState, pager, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -428,11 +429,36 @@ async def assessment_return(
 # ---------------------------------------------------------------- 待审核补偿核算
 
 
+REVIEWS_PAGE_SIZE = 50
+
+
 @router.get("/assessments/reviews")
-async def reviews(request: Request, session: Session, principal: WebPrincipal) -> HTMLResponse:
-    rows: Sequence[service.PendingRow] = await service.pending_reviews(session, principal)
+async def reviews(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    q: Annotated[QueryText | None, Query(max_length=50, title="姓名、户口簿编号或村名")] = None,
+    page: PageNo = 1,
+) -> HTMLResponse:
+    """待审核补偿核算, oldest first, 50 a page; found by a member's name, 户口簿编号 or village."""
+    search = (q or "").strip() or None
+    total = await service.count_pending_reviews(session, principal, search=search)
+    page = min(page, max(1, -(-total // REVIEWS_PAGE_SIZE)))
+    rows: Sequence[service.PendingRow] = await service.pending_reviews(
+        session, principal, search=search, offset=(page - 1) * REVIEWS_PAGE_SIZE, limit=REVIEWS_PAGE_SIZE
+    )
     return render(
         request,
         "compensation/reviews.html",
-        {"rows": rows, "OPTION_KINDS": rules.OPTION_KINDS, "me": principal.user_id},
+        {
+            "rows": rows,
+            "OPTION_KINDS": rules.OPTION_KINDS,
+            "me": principal.user_id,
+            "q": search or "",
+            "total": total,
+            "page_size": REVIEWS_PAGE_SIZE,
+            "pager": pager(
+                "/assessments/reviews", {"q": search}, page=page, total=total, page_size=REVIEWS_PAGE_SIZE
+            ),
+        },
     )

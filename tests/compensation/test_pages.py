@@ -135,6 +135,13 @@ async def test_assessment_flow(client: httpx.AsyncClient, db: AsyncSession, seed
     assert (
         queue.status_code == 200 and f"第 {assessment_id} 号" in queue.text and "待审核补偿核算" in queue.text
     )
+    # found by a member's name, the 户口簿编号 or the village; a page past the end shows the last one
+    for found in ("建国", "qfz-0001", "前方庄"):
+        queue = await client.get("/assessments/reviews", params={"q": found})
+        assert f"第 {assessment_id} 号" in queue.text and f"符合“{found}”的共 1 份" in queue.text, found
+    queue = await client.get("/assessments/reviews", params={"q": "无此人"})
+    assert f"第 {assessment_id} 号" not in queue.text and "没有符合“无此人”的待审核补偿核算" in queue.text
+    assert f"第 {assessment_id} 号" in (await client.get("/assessments/reviews?page=9")).text
     page = await client.get(f"/households/{h1}/assessments")
     assert f"/assessments/{assessment_id}/approve" in page.text
     token = csrf_from(page.text)
