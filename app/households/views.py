@@ -102,6 +102,7 @@ async def villages(
                 code: sum(reached.get(r.village.id, {}).get(code, 0) for r in rows) for code in STAGE_COLUMNS
             },
             "searchable": len(every) > VILLAGE_PAGE_SIZE or bool(q),
+            "page_size": VILLAGE_PAGE_SIZE,
             "pager": pager(
                 request.url.path, {"q": q}, page=page, total=len(rows), page_size=VILLAGE_PAGE_SIZE
             ),
