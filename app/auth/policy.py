@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Forbidden, NotFound
+from app.core.text import like_prefix
 
 
 class Role(StrEnum):
@@ -211,6 +212,4 @@ def scope_prefixes(principal: Principal) -> list[str] | None:
     ``area_path LIKE ANY(:prefixes)``. Same meaning as ``scope_clause``."""
     if principal is SYSTEM:
         return None
-    return [
-        p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in principal.scope_paths
-    ]
+    return [like_prefix(p) for p in principal.scope_paths]

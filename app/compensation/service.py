@@ -29,6 +29,7 @@ from app.compensation.models import Assessment, AssessmentLine, Survey, SurveyAt
 from app.compensation.schemas import AssessmentIn, SurveySave
 from app.core.clock import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.text import like_fragment
 from app.households import service as households
 from app.households.models import Household, Member
 from app.plans import service as plans
@@ -525,7 +526,7 @@ def _pending(principal: Principal, search: str | None) -> Select[int]:
     )
     text_ = (search or "").strip()
     if text_:
-        pattern = "%" + text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_fragment(text_)
         named = (
             select(Member.id)
             .where(

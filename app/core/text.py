@@ -40,3 +40,13 @@ CleanText = Annotated[str, BeforeValidator(_clean)]
 OptionalCleanText = Annotated[str | None, BeforeValidator(_clean_optional)]
 # For query parameters, where FastAPI validates after parsing.
 QueryText = Annotated[str, AfterValidator(_clean_after)]
+
+
+def like_prefix(text: str) -> str:
+    """A ``LIKE`` pattern for what starts with ``text`` (``%``, ``_`` and ``\\`` in it match themselves)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_fragment(text: str) -> str:
+    """A ``LIKE`` pattern for what contains ``text`` (as :func:`like_prefix`)."""
+    return "%" + like_prefix(text)

@@ -31,6 +31,7 @@ from app.config import get_settings
 from app.core.clock import CHINA_TZ, format_month_cn, today_in_china, utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.money import fen_to_yuan, format_yuan
+from app.core.text import like_fragment, like_prefix
 from app.households.service import id_cipher
 from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
@@ -330,7 +331,7 @@ def line_search(batch_number: str, text_: str | None) -> tuple[int | None, str |
     digits = text_[len(prefix) :] if text_.upper().startswith(prefix.upper()) else text_
     if digits.isascii() and digits.isdigit() and len(digits) <= rules.SEQ_DIGITS:
         return int(digits), None
-    return None, "%" + _like(text_)
+    return None, like_fragment(text_)
 
 
 def _line_params(
@@ -340,7 +341,7 @@ def _line_params(
     return {
         "batch": batch.id,
         "status": status,
-        "village": None if village_path is None else _like(village_path),
+        "village": None if village_path is None else like_prefix(village_path),
         "seq": seq,
         "name": name,
     }
@@ -457,10 +458,6 @@ class Generated:
     back_pay_months: int
     suspended: int
     reissued: int
-
-
-def _like(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 # One chunk of enrollments: claim their months due (new ones, suspended ones certified again, months of failed
@@ -587,7 +584,7 @@ async def _open_batch(
             "county": county_code,
             "kind": kind,
             "period": period,
-            "mine": _like(scope.path),
+            "mine": like_prefix(scope.path),
             "path": scope.path,
         },
     )
@@ -658,7 +655,7 @@ async def _generate_pensions(
             text(
                 "SELECT min(id), max(id) FROM enrollments WHERE county_code = :county AND area_path LIKE :scope"
             ),
-            {"county": county_code, "scope": _like(scope.path)},
+            {"county": county_code, "scope": like_prefix(scope.path)},
         )
     ).one()
     totals = {"lines": 0, "amount": 0, "reissued": 0, "months": 0, "back_pay": 0, "suspended": 0}
@@ -672,9 +669,9 @@ async def _generate_pensions(
             )
             params.update(
                 county=county_code,
-                prefixes=[_like(scope.path)],
+                prefixes=[like_prefix(scope.path)],
                 batch_county=county_code,
-                scope_like=_like(scope.path),
+                scope_like=like_prefix(scope.path),
                 reissue_all=reissue_all,
                 batch_id=batch.id,
                 seq0=totals["lines"],
@@ -788,7 +785,7 @@ async def generate_compensation_batch(
                 text(_COMPENSATION_SQL),
                 {
                     "county": scope.county_code,
-                    "scope_like": _like(scope.path),
+                    "scope_like": like_prefix(scope.path),
                     "period": period,
                     "reissue_all": reissue_all,
                     "batch_id": batch.id,
@@ -1738,7 +1735,7 @@ def _exceptions_where(
     if text_.isascii() and text_.isdigit() and len(text_) <= 9:
         query = query.where(BankException.row_no == int(text_))
     elif text_:
-        pattern = "%" + _like(text_)
+        pattern = like_fragment(text_)
         query = query.where(
             or_(BankException.reference.ilike(pattern), BankException.bank_name.ilike(pattern))
         )
