@@ -28,6 +28,7 @@ Definitions (what the pages and the PDF say under each figure):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -78,6 +79,7 @@ class Scope:
     principal: Principal
     project: Project | None = None
     village: Area | None = None
+    village_ids: tuple[int, ...] = ()  # only these villages (我的村's page of them); all when empty
 
     @property
     def base_url(self) -> str:
@@ -201,6 +203,8 @@ def _households(scope: Scope) -> CTE:
     )
     if scope.village is not None:
         stmt = stmt.where(Household.village_id == scope.village.id)
+    if scope.village_ids:
+        stmt = stmt.where(Household.village_id.in_(scope.village_ids))
     if scope.project is not None:
         stmt = stmt.where(
             Household.village_id.in_(
@@ -340,11 +344,15 @@ async def _stages(
     return total, by_village
 
 
-async def village_stages(session: AsyncSession, principal: Principal) -> dict[int, list[StageRow]]:
-    """Each village's stages in the caller's areas (我的村 lists them), from the one grouped stage query; a village
-    without households is not in the answer."""
+async def village_stages(
+    session: AsyncSession, principal: Principal, village_ids: Sequence[int]
+) -> dict[int, list[StageRow]]:
+    """The stages of these villages, as far as they are in the caller's areas (我的村 lists a page of them), from
+    the one grouped stage query; a village without households is not in the answer."""
     require(principal, Perm.REGISTRY_READ)
-    _total, by_village = await _stages(session, Scope("area", "", principal))
+    if not village_ids:
+        return {}
+    _total, by_village = await _stages(session, Scope("area", "", principal, village_ids=tuple(village_ids)))
     return {village_id: rules.stage_rows(stages) for village_id, stages in by_village.items()}
 
 

@@ -84,9 +84,12 @@ async def villages(
     pages = max(1, -(-len(rows) // VILLAGE_PAGE_SIZE))
     page = min(page, pages)
     shown = rows[(page - 1) * VILLAGE_PAGE_SIZE : page * VILLAGE_PAGE_SIZE]
+    # the stages of the villages on this page only: a county's hundreds are counted on their dashboard
     reached = {
         village_id: {s.code: s.reached.households for s in stage_rows}
-        for village_id, stage_rows in (await dashboard.village_stages(session, principal)).items()
+        for village_id, stage_rows in (
+            await dashboard.village_stages(session, principal, [r.village.id for r in shown])
+        ).items()
     }
     return render(
         request,
@@ -98,9 +101,12 @@ async def villages(
             "q": q,
             "totals": totals,
             "progress": {r.village.id: reached.get(r.village.id, {}) for r in shown},
+            # summed when every village found is on this page
             "stage_totals": {
-                code: sum(reached.get(r.village.id, {}).get(code, 0) for r in rows) for code in STAGE_COLUMNS
-            },
+                code: sum(reached.get(r.village.id, {}).get(code, 0) for r in shown) for code in STAGE_COLUMNS
+            }
+            if len(shown) == len(rows)
+            else None,
             "searchable": len(every) > VILLAGE_PAGE_SIZE or bool(q),
             "page_size": VILLAGE_PAGE_SIZE,
             "pager": pager(

@@ -704,7 +704,7 @@ async def training_result(
     summary = await service.batch_summary(session, principal, batch_id)
     fmt = state.value("format")
     if fmt not in bankfiles.FORMATS:
-        state.add("format", "请选择代发文件格式")
+        state.add("format", "请选择回盘文件格式")
     if not state.invalid:
         number = summary.batch.number
         content = await attempt(

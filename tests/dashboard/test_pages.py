@@ -165,6 +165,7 @@ async def test_my_villages_show_their_progress_found_and_paged(
     first = (await fin.get("/villages")).text
     listed = re.findall(r'<tr id="village-(\d+)">', first)
     assert len(listed) == 1 and 'href="/villages?page=2"' in first
+    assert '各阶段合计见<a href="/dashboard">工作进度</a>' in first  # a page's villages are not all of them
     second = (await fin.get("/villages", params={"page": 2})).text
     assert re.findall(r'<tr id="village-(\d+)">', second) != listed
 
