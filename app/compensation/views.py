@@ -28,7 +28,7 @@ from app.core.text import QueryText
 from app.core.validation import chinese_message, title_along
 from app.households.views import household_frame
 from app.web.errors import status_for
-from app.web.forms import FormState, pager, read_form
+from app.web.forms import FormState, clamp_page, pager, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -443,7 +443,7 @@ async def reviews(
     """待审核补偿核算, oldest first, 50 a page; found by a member's name, 户口簿编号 or village."""
     search = (q or "").strip() or None
     total = await service.count_pending_reviews(session, principal, search=search)
-    page = min(page, max(1, -(-total // REVIEWS_PAGE_SIZE)))
+    page = clamp_page(page, total, REVIEWS_PAGE_SIZE)
     rows: Sequence[service.PendingRow] = await service.pending_reviews(
         session, principal, search=search, offset=(page - 1) * REVIEWS_PAGE_SIZE, limit=REVIEWS_PAGE_SIZE
     )

@@ -28,7 +28,7 @@ from app.households import progress, service
 from app.households.models import RELATIONS, Household, Member
 from app.households.schemas import HouseholdIn, HouseholdUpdate, MemberIn, MemberMove, MemberUpdate
 from app.roster import exports
-from app.web.forms import FormState, attempt, pager, read_form, validate
+from app.web.forms import FormState, attempt, clamp_page, pager, read_form, validate
 from app.web.history import FIELD_LABELS, history_rows
 from app.web.templating import flash, render
 
@@ -81,8 +81,7 @@ async def villages(
     every = await service.list_villages(session, principal)
     rows = [r for r in every if q in r.village.name or q in r.township_name] if q else every
     totals = (sum(r.household_count for r in rows), sum(r.member_count for r in rows))
-    pages = max(1, -(-len(rows) // VILLAGE_PAGE_SIZE))
-    page = min(page, pages)
+    page = clamp_page(page, len(rows), VILLAGE_PAGE_SIZE)
     shown = rows[(page - 1) * VILLAGE_PAGE_SIZE : page * VILLAGE_PAGE_SIZE]
     # the stages of the villages on this page only: a county's hundreds are counted on their dashboard
     reached = {

@@ -45,7 +45,7 @@ from app.plans.service import user_names
 from app.roster import exports
 from app.socialsecurity import rules as ss_rules
 from app.web.errors import status_for
-from app.web.forms import FormState, attempt, pager, read_form
+from app.web.forms import FormState, attempt, clamp_page, pager, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -159,8 +159,7 @@ async def _list_page(
 ) -> HTMLResponse:
     which = which or service.BatchFilter()
     total = await service.count_batches(session, principal, which)
-    pages = max(1, -(-total // BATCH_PAGE))
-    page = min(page, pages)
+    page = clamp_page(page, total, BATCH_PAGE)
     rows = await service.list_batches(
         session, principal, which, offset=(page - 1) * BATCH_PAGE, limit=BATCH_PAGE
     )
@@ -420,8 +419,7 @@ async def _batch_page(
             session, principal, batch_id, status=status, village_path=village, search=search
         )
     )
-    pages = max(1, -(-shown // LINES_PAGE_SIZE))
-    page = min(page, pages)
+    page = clamp_page(page, shown, LINES_PAGE_SIZE)
     lines = await service.batch_lines(
         session,
         principal,
@@ -438,7 +436,7 @@ async def _batch_page(
         if xsearch is None
         else await service.count_exceptions(session, principal, batch_id, search=xsearch)
     )
-    xpage = min(xpage, max(1, -(-xshown // EXCEPTIONS_PAGE)))
+    xpage = clamp_page(xpage, xshown, EXCEPTIONS_PAGE)
     exceptions = await service.exceptions(
         session,
         principal,

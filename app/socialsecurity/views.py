@@ -54,7 +54,7 @@ from app.socialsecurity.schemas import (
     RecoveryIn,
 )
 from app.web.errors import status_for
-from app.web.forms import FormState, attempt, pager, read_date, read_form, validate
+from app.web.forms import FormState, attempt, clamp_page, pager, read_date, read_form, validate
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -1330,7 +1330,7 @@ async def certification_due(
         total, overdue = await service.certification_due_count(
             session, principal, month=query.month, village_id=query.village_id
         )
-        page = min(page, max(1, -(-total // DUE_PAGE_SIZE)))
+        page = clamp_page(page, total, DUE_PAGE_SIZE)
         rows = await service.certification_due_list(
             session,
             principal,

@@ -185,6 +185,11 @@ def read_date(state: FormState, name: str, missing: str) -> date | None:
         return None
 
 
+def clamp_page(page: int, total: int, page_size: int) -> int:
+    """The page asked for, or the last one when it is past the end (a list that shrank meanwhile)."""
+    return min(page, max(1, ceil(total / page_size)))
+
+
 def pager(
     path: str,
     params: Mapping[str, object],
