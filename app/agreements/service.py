@@ -691,9 +691,15 @@ async def live_agreement(session: AsyncSession, household_id: int, project_id: i
 
 
 async def issue_agreement(
-    session: AsyncSession, actor: Principal, household_id: int, project_id: int | None = None
+    session: AsyncSession,
+    actor: Principal,
+    household_id: int,
+    project_id: int | None = None,
+    *,
+    issued_on: date | None = None,
 ) -> Agreement:
-    """A draft agreement from the household's approved, publicly noticed assessment."""
+    """A draft agreement from the household's approved, publicly noticed assessment, dated ``issued_on`` (today;
+    the demo data dates its history)."""
     household = await households.get_household(session, actor, household_id)
     authorize(actor, Perm.AGREEMENT_MANAGE, household.area_path)
     assessment = await _household_assessment(session, household, project_id)
@@ -714,7 +720,7 @@ async def issue_agreement(
         household=household,
         assessment=assessment,
         info=info,
-        issued_on=today_in_china(),
+        issued_on=issued_on or today_in_china(),
     )
     data = await _render(snapshot)
     agreement = Agreement(

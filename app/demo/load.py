@@ -24,6 +24,7 @@ from app.audit import service as audit
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.policy import SYSTEM, Principal
+from app.compensation.demo import CompensationDemoResult, ensure_demo_compensation
 from app.core.context import request_id_var
 from app.core.errors import Conflict
 from app.core.idcard import mask_id_number, parse_id_number
@@ -58,6 +59,7 @@ class DemoResult:
     units_added: int = 0
     social_enrolled: int = 0
     social: SocialDemoResult | None = None
+    compensation: CompensationDemoResult | None = None
     villages: list[VillageResult] = field(default_factory=list)
 
     @property
@@ -77,16 +79,18 @@ class DemoResult:
             or self.projects_added
             or self.units_added
             or self.social_enrolled
+            or self.compensation is not None
         )
 
     @property
     def summary(self) -> str:
         if not self.changed:
             return "演示数据已存在，未作更改 (demo data already present, nothing changed)"
+        story = f"、征收补偿协议 {self.compensation.signed} 份" if self.compensation else ""
         return (
             f"已载入演示数据：新增区划 {self.areas_added} 个、用户 {self.users_added} 个、"
             f"被征收户 {self.households_added} 户、家庭成员 {self.members_added} 人、"
-            f"征收项目 {self.projects_added} 个（已批准的补偿方案 {self.plans_added} 套）"
+            f"征收项目 {self.projects_added} 个（已批准的补偿方案 {self.plans_added} 套）{story}"
         )
 
 
@@ -137,6 +141,16 @@ async def load_demo(
             )
         else:
             progress("被征地农民社保：已存在")
+        compensation = await ensure_demo_compensation(session, _demo_principal)
+        if compensation is not None:
+            result.compensation = compensation
+            progress(
+                f"征收项目 FQ-2023 进展：调查登记 {compensation.surveyed} 户，核算已批准 {compensation.approved} 户，"
+                f"已签约 {compensation.signed} 户，已腾房交付 {compensation.vacated} 户，"
+                f"已发放补偿款 {compensation.paid_lines} 笔"
+            )
+        else:
+            progress("征收项目 FQ-2023 进展：已存在")
         if result.changed:
             await audit.record(
                 session,
@@ -153,6 +167,7 @@ async def load_demo(
                     "projects_added": result.projects_added,
                     "units_added": result.units_added,
                     "social_enrolled": result.social_enrolled,
+                    "agreements_signed": compensation.signed if compensation else 0,
                 },
             )
         return result

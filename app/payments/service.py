@@ -1044,11 +1044,14 @@ TRAINING_FAIL_EVERY = 10
 TRAINING_REASONS = ("账户已冻结", "户名与账号不符", "账户已销户")
 
 
-async def training_result(session: AsyncSession, actor: Principal, batch_id: int, fmt: str) -> bytes:
+async def training_result(
+    session: AsyncSession, actor: Principal, batch_id: int, fmt: str, *, failures: bool = True
+) -> bytes:
     """模拟银行回盘 (demo and training sites only, never in production): the result file a bank might send back
     for the batch's pending lines — the second line and every tenth after it failed (with a reason), one line
     with a reference that is not in the batch, the rest paid — so the whole round (import, exceptions,
-    re-issue) can be practised without a bank. Audited like the bank file, which it resembles."""
+    re-issue) can be practised without a bank. Audited like the bank file, which it resembles. Without
+    ``failures`` every line is paid and no stranger is listed (the demo's history)."""
     if get_settings().is_production:
         raise NotFound("生产环境不提供模拟银行回盘")
     if fmt not in bankfiles.FORMATS:
@@ -1071,26 +1074,27 @@ async def training_result(session: AsyncSession, actor: Principal, batch_id: int
         raise Conflict(f"{STATUS_REFUSALS['training']}（本批次每笔都已有银行结果）")
     answer: list[bankfiles.ResultLine] = []
     for i, x in enumerate(lines):
-        failed = i % TRAINING_FAIL_EVERY == 1
+        failed = failures and i % TRAINING_FAIL_EVERY == 1
         reason = TRAINING_REASONS[(i // TRAINING_FAIL_EVERY) % len(TRAINING_REASONS)] if failed else ""
         answer.append(
             bankfiles.ResultLine(
                 x.seq, x.account, x.name, x.amount, x.id_number, x.reference, not failed, reason
             )
         )
-    stray = batch.line_count + 1  # a sequence number the batch does not have: the bank lists a stranger
-    first = lines[0]
-    answer.append(
-        bankfiles.ResultLine(
-            stray,
-            first.account,
-            first.name,
-            first.amount,
-            first.id_number,
-            rules.reference(batch.number, stray),
-            True,
+    if failures:
+        stray = batch.line_count + 1  # a sequence number the batch does not have: the bank lists a stranger
+        first = lines[0]
+        answer.append(
+            bankfiles.ResultLine(
+                stray,
+                first.account,
+                first.name,
+                first.amount,
+                first.id_number,
+                rules.reference(batch.number, stray),
+                True,
+            )
         )
-    )
     content = await asyncio.to_thread(bankfiles.result_file, fmt, batch.number, answer)
     await audit.record(
         session,

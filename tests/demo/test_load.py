@@ -62,7 +62,10 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
     assert first.units_added == 36
     # and those of the social-security demo (tests/socialsecurity check its content)
     assert first.social is not None and first.social.enrolled == first.social_enrolled > 800
-    assert after[4] - before[4] == first.areas_added + 8 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events
+    assert first.compensation is not None and first.compensation.signed > 0
+    assert after[4] - before[4] == (
+        first.areas_added + 8 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events + first.compensation.events
+    )
 
     assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
     district = [await _village_totals(db, v.area.code, v.plan.register_prefix) for v in data.villages[1:]]

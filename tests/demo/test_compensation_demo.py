@@ -1,0 +1,133 @@
+"""The demo county's compensation story (project FQ-2023, app/compensation/demo.py), loaded as at start-up: each
+village stands where its ladder says, as the dashboard counts it; the handed-over cash and purchase cases are paid
+by one closed compensation batch whose lines match their tranches; agreements are numbered in order; the ledger
+balances; the review queue holds the assessments left for review."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agreements.models import Agreement
+from app.areas.models import Area
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.auth.policy import Principal
+from app.compensation import service as compensation
+from app.compensation.demo import BATCH_PERIOD, LADDERS, PAID_ON, PROJECT_CODE
+from app.compensation.models import Assessment
+from app.dashboard import service as dashboard
+from app.demo.generate import generate
+from app.demo.load import load_demo
+from app.ledger import service as ledger
+from app.payments.models import PaymentBatch
+from app.plans.models import Project
+
+LIZHUANG = "410727102204"  # 李庄村: not started
+
+
+async def _principal(db: AsyncSession, username: str) -> Principal:
+    user = await db.scalar(select(User).where(User.username == username))
+    assert user is not None
+    return await auth_service.principal_for(db, user)
+
+
+async def test_the_new_district_stands_where_its_ladder_says(db: AsyncSession, pinned_clock: Any) -> None:
+    pinned_clock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+    result = await load_demo(db, data=generate())
+    story = result.compensation
+    assert story is not None
+    project = await db.scalar(select(Project).where(Project.code == PROJECT_CODE))
+    assert project is not None
+    ids = {
+        a.code: a.id
+        for a in (await db.scalars(select(Area).where(Area.code.in_([*LADDERS, LIZHUANG])))).all()
+    }
+    finance = await _principal(db, "finance")
+    stages = await dashboard.village_stages(db, finance, list(ids.values()))
+
+    settled_expected = 0
+    for code, ladder in LADDERS.items():
+        reached = {row.code: row.reached.households for row in stages[ids[code]]}
+        assert reached["surveyed"] == ladder.surveyed, code
+        assert reached["assessed"] == ladder.approved, code
+        assert reached["noticed"] == (ladder.approved if ladder.noticed else 0), code
+        assert reached["signed"] == ladder.signed, code
+        assert reached["vacated"] == ladder.vacated, code
+        # settled: handed over and every tranche paid; the flat households wait for their flats
+        handed_over_not_flat = await db.scalar(
+            text(
+                """
+                SELECT count(DISTINCT g.household_id) FROM agreements g
+                JOIN assessments a ON a.id = g.assessment_id
+                JOIN compensation_tranches t ON t.agreement_id = g.id AND t.kind = 'vacate' AND t.status = 'due'
+                WHERE g.village_id = :v AND g.status = 'signed' AND a.option_kind <> 'resettlement_flat'
+                """
+            ),
+            {"v": ids[code]},
+        )
+        assert reached["settled"] == handed_over_not_flat, code
+        settled_expected += int(handed_over_not_flat or 0)
+    assert settled_expected > 0
+    assert {row.code: row.reached.households for row in stages[ids[LIZHUANG]]}["surveyed"] == 0
+    assert story.surveyed == sum(ladder.surveyed for ladder in LADDERS.values())
+    assert story.signed == sum(ladder.signed for ladder in LADDERS.values())
+    assert story.vacated == sum(ladder.vacated for ladder in LADDERS.values())
+
+    # agreements: numbered 0001… in each village in signing order, every one with its PDF, issued before signing
+    for code, ladder in LADDERS.items():
+        rows = (
+            await db.execute(
+                select(Agreement.number, Agreement.signed_on, Agreement.snapshot, Agreement.pdf_sha256)
+                .where(Agreement.village_id == ids[code], Agreement.project_id == project.id)
+                .order_by(Agreement.number)
+            )
+        ).all()
+        assert len(rows) == ladder.signed
+        assert [r.number[-4:] for r in rows] == [f"{i:04d}" for i in range(1, ladder.signed + 1)]
+        assert [r.signed_on for r in rows] == sorted(r.signed_on for r in rows)
+        assert all(r.pdf_sha256 is not None and r.snapshot["issued_on"] for r in rows)
+
+    # the compensation batch: closed, one line per due tranche, every line paid, its total theirs
+    batch = await db.scalar(select(PaymentBatch).where(PaymentBatch.kind == "compensation"))
+    assert batch is not None
+    assert (batch.status, batch.period) == ("closed", BATCH_PERIOD)
+    due = (
+        await db.execute(
+            text(
+                """
+                SELECT count(*), coalesce(sum(t.amount), 0) FROM compensation_tranches t
+                WHERE t.project_id = :p AND t.status = 'due'
+                """
+            ),
+            {"p": project.id},
+        )
+    ).one()
+    assert (
+        (batch.line_count, batch.total) == (int(due[0]), int(due[1])) == (story.paid_lines, story.paid_total)
+    )
+    paid = await db.scalar(
+        text(
+            "SELECT count(*) FROM payment_lines l JOIN line_outcomes o ON o.line_id = l.id "
+            "WHERE l.batch_id = :b AND o.paid AND o.resolved_on = :on"
+        ),
+        {"b": batch.id, "on": PAID_ON},
+    )
+    assert paid == batch.line_count > 0
+
+    # the ledger balances to the fen
+    trial = await ledger.trial_balance(db, finance)
+    assert trial.debit == trial.credit > 0
+
+    # reviewer2's queue: the assessments submitted but not yet approved
+    waiting = sum(ladder.submitted - ladder.approved for ladder in LADDERS.values())
+    assert waiting > 0
+    reviewer = await _principal(db, "reviewer2")
+    assert await compensation.count_pending_reviews(db, reviewer) == waiting
+    submitted = await db.scalar(
+        select(func.count()).select_from(Assessment).where(Assessment.project_id == project.id)
+    )
+    assert submitted == sum(ladder.submitted for ladder in LADDERS.values())
