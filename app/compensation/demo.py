@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -32,6 +32,7 @@ from app.auth.policy import Principal
 from app.compensation import service
 from app.compensation.models import Assessment
 from app.compensation.schemas import AssessmentIn, AttachmentIn, FlatChoice, OptionIn, StructureIn, SurveySave
+from app.core.clock import CHINA_TZ
 from app.demo.generate import VILLAGES
 from app.households.models import Household, Member
 from app.ledger import service as ledger
@@ -131,6 +132,11 @@ def _option(rng: random.Random, persons: int) -> OptionIn:
     return OptionIn(kind=kind, flats=flats)
 
 
+def _at(day: date) -> datetime:
+    """Ten in the morning of ``day``, China time."""
+    return datetime.combine(day, time(10), tzinfo=CHINA_TZ)
+
+
 def _account(rng: random.Random) -> str:
     return "6217" + "".join(str(rng.randrange(10)) for _ in range(15))
 
@@ -191,7 +197,8 @@ async def ensure_demo_compensation(
                 ),
             )
             if i < ladder.approved:
-                assessment = await service.approve(session, reviewer, assessment.id)
+                reviewed = SURVEYED_FROM + timedelta(days=step * 7 + 21 + i // 4)
+                await service.approve(session, reviewer, assessment.id, at=_at(reviewed))
                 approved.append((household_id, option))
                 result.approved += 1
         if not ladder.noticed:

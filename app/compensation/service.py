@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -387,14 +388,21 @@ async def _reviewable(session: AsyncSession, actor: Principal, assessment_id: in
     return assessment
 
 
-async def approve(session: AsyncSession, actor: Principal, assessment_id: int) -> Assessment:
-    """Approve (maker-checker); the household's previously approved assessment in the project is superseded."""
+async def approve(
+    session: AsyncSession, actor: Principal, assessment_id: int, *, at: datetime | None = None
+) -> Assessment:
+    """Approve (maker-checker); the household's previously approved assessment in the project is superseded.
+    ``at``: the time of the approval (now; the demo data dates its history)."""
     assessment = await _reviewable(session, actor, assessment_id, "批准")
     previous = await approved_assessment(session, assessment.household_id, assessment.project_id)
     if previous is not None:
         previous.status = "superseded"
         await session.flush()  # the one-approved index must see the old one go first
-    assessment.status, assessment.reviewer_id, assessment.reviewed_at = "approved", actor.user_id, utcnow()
+    assessment.status, assessment.reviewer_id, assessment.reviewed_at = (
+        "approved",
+        actor.user_id,
+        at or utcnow(),
+    )
     await session.flush()
     await audit.record(
         session,

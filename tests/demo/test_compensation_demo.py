@@ -91,6 +91,21 @@ async def test_the_new_district_stands_where_its_ladder_says(db: AsyncSession, p
         assert [r.signed_on for r in rows] == sorted(r.signed_on for r in rows)
         assert all(r.pdf_sha256 is not None and r.snapshot["issued_on"] for r in rows)
 
+    # the story's dates: every approval before its notice, every notice before its signings
+    out_of_order = await db.scalar(
+        text(
+            """
+            SELECT count(*) FROM assessments a
+            JOIN notice_entries e ON e.assessment_id = a.id JOIN public_notices n ON n.id = e.notice_id
+            LEFT JOIN agreements g ON g.assessment_id = a.id
+            WHERE a.project_id = :p AND ((a.reviewed_at AT TIME ZONE 'Asia/Shanghai')::date >= n.started_on
+                                         OR g.signed_on < n.started_on + n.days)
+            """
+        ),
+        {"p": project.id},
+    )
+    assert out_of_order == 0
+
     # the compensation batch: closed, one line per due tranche, every line paid, its total theirs
     batch = await db.scalar(select(PaymentBatch).where(PaymentBatch.kind == "compensation"))
     assert batch is not None
