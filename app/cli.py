@@ -140,6 +140,10 @@ def _load_demo(settings: Settings, url: str) -> None:
         result = _run(_in_transaction(settings, url, work))
     except DomainError as exc:
         raise _fail(f"演示数据载入失败，未作任何更改：{exc.message}") from exc
+    if result.changed:
+        from app.db import refresh_statistics
+
+        _run(refresh_statistics(url))
     typer.echo(f"{result.summary}（用时 {time.perf_counter() - started:.1f} 秒）")
 
 
