@@ -10,12 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements.models import Agreement, NoticeEntry, Objection, PublicNotice
+from app.auth.policy import Principal
 from app.compensation.models import Assessment, Survey
 from app.core.clock import format_date_cn, today_in_china
+from app.flats import service as flats
 from app.households.models import Member
+from app.payments import compensation as payables
 
 
-async def next_step(session: AsyncSession, household_id: int, members: Sequence[Member]) -> str:
+async def next_step(
+    session: AsyncSession, principal: Principal, household_id: int, members: Sequence[Member]
+) -> str:
     registered = [m for m in members if m.status == "registered"]
     if not any(m.relation == "head" for m in registered):
         return "本户目前没有在册户主。下一步：新增户主，或把一位在册成员的与户主关系改为“户主”。"
@@ -39,7 +44,7 @@ async def next_step(session: AsyncSession, household_id: int, members: Sequence[
         .limit(1)
     )
     if agreement is not None and agreement.status == "signed":
-        return f"协议 {agreement.number} 已于{format_date_cn(agreement.signed_on)}签订。下一步：腾房交付、安置房分配和付款。"
+        return await _after_signing(session, principal, agreement)
     notice = await session.scalar(
         select(PublicNotice)
         .join(NoticeEntry, NoticeEntry.notice_id == PublicNotice.id)
@@ -63,3 +68,41 @@ async def next_step(session: AsyncSession, household_id: int, members: Sequence[
     if agreement is None:
         return "公示期满，无未处理的异议。下一步：出具协议书并签约。"
     return f"协议 {agreement.number} 已出具。下一步：签约并登记签约日期。"
+
+
+async def _after_signing(session: AsyncSession, principal: Principal, agreement: Agreement) -> str:
+    """After signing: the handover (腾房交付验收), the purchase contract for the purchase subsidy, the bank paying
+    each tranche, a flat for the flat option — the first missing ones named, or the case complete (the dashboard's
+    已结案)."""
+    signed = f"协议 {agreement.number} 已于{format_date_cn(agreement.signed_on)}签订"
+    tranches = {
+        t.tranche.kind: t
+        for t in await payables.tranches_of_household(session, principal, agreement.household_id)
+        if t.tranche.agreement_id == agreement.id and t.state != "cancelled"
+    }
+    vacate = tranches.get("vacate")
+    if vacate is not None and vacate.state == "awaiting":
+        return f"{signed}。下一步：腾房交付验收，在“协议”页登记验收日期和收款账户。"
+    done = signed
+    if vacate is not None and vacate.tranche.due_on is not None:
+        done += f"，{format_date_cn(vacate.tranche.due_on)}腾房交付"
+    failed = [t.kind_label for t in tranches.values() if t.state == "failed"]
+    if failed:
+        return (
+            f"{done}。{'、'.join(failed)}银行支付失败：请与户主核实后在“协议”页更正收款账号，由财政局重发。"
+        )
+    todo = []
+    purchase = tranches.get("purchase_subsidy")
+    if purchase is not None and purchase.state == "awaiting":
+        todo.append("审核购房合同，在“协议”页登记（购房补贴凭合同支付）")
+    if any(t.state == "due" for t in tranches.values()):
+        todo.append("财政局在补偿款发放批次中支付")
+    elif any(t.state == "pending" for t in tranches.values()):
+        todo.append("等待银行回盘（补偿款已在代发中）")
+    assessment = await session.get(Assessment, agreement.assessment_id)
+    flat = assessment is not None and assessment.option_kind == "resettlement_flat"
+    if flat and not await flats.allocations_for(session, agreement.household_id):
+        todo.append("按公布的选房顺序分配安置房")
+    if todo:
+        return f"{done}。下一步：{'；'.join(todo)}。"
+    return f"{done}；补偿款已全部到账{'，安置房已分配' if flat else ''}：本户安置已完成。"

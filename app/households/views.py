@@ -310,7 +310,7 @@ async def household_frame(session: AsyncSession, principal: Principal, household
         "row": row,
         "household": row.household,
         "members": members,
-        "next_step": await progress.next_step(session, household_id, members),
+        "next_step": await progress.next_step(session, principal, household_id, members),
         "can_write": principal.can(Perm.REGISTRY_WRITE),
     }
 

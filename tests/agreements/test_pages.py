@@ -150,6 +150,7 @@ async def test_household_tabs_and_refusal_on_the_page(
     assert r.status_code == 303
     page = await client.get(f"/households/{h1}/agreements")
     assert "FQ-2022-QFZ-0001" in page.text and "暂不能签约" in page.text
+    assert "<dt>出具日期</dt><dd>2022年9月4日</dd>" in page.text  # the date the document bears
     [agreement] = await service.agreements_of(db, await principal(db, "cw_a"), h1)
     r = await client.post(f"/agreements/{agreement.id}/sign", data={"csrf_token": token, "signed_on": ""})
     assert r.status_code == 409

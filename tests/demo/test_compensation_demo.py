@@ -5,7 +5,7 @@ balances; the review queue holds the assessments left for review."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -22,7 +22,10 @@ from app.compensation.models import Assessment
 from app.dashboard import service as dashboard
 from app.demo.generate import generate
 from app.demo.load import load_demo
+from app.households import progress
+from app.households.models import Member
 from app.ledger import service as ledger
+from app.payments import compensation as payables
 from app.payments.models import PaymentBatch
 from app.plans.models import Project
 
@@ -146,3 +149,61 @@ async def test_the_new_district_stands_where_its_ladder_says(db: AsyncSession, p
         select(func.count()).select_from(Assessment).where(Assessment.project_id == project.id)
     )
     assert submitted == sum(ladder.submitted for ladder in LADDERS.values())
+
+
+async def _household(db: AsyncSession, option: str, vacate_status: str) -> int:
+    found = await db.scalar(
+        text(
+            """
+            SELECT g.household_id FROM agreements g
+            JOIN assessments a ON a.id = g.assessment_id
+            JOIN compensation_tranches t ON t.agreement_id = g.id AND t.kind = 'vacate'
+            WHERE g.status = 'signed' AND a.option_kind = :option AND t.status = :status
+            ORDER BY g.number LIMIT 1
+            """
+        ),
+        {"option": option, "status": vacate_status},
+    )
+    assert found is not None, (option, vacate_status)
+    return int(found)
+
+
+async def test_the_household_hint_follows_the_case_after_signing(db: AsyncSession, pinned_clock: Any) -> None:
+    """The 下一步 hint on the household pages, after signing: the handover, the payment, the flat, or done."""
+    pinned_clock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+    await load_demo(db, data=generate())
+    caseworker = await _principal(db, "caseworker2")
+
+    async def hint(household_id: int) -> str:
+        members = (await db.scalars(select(Member).where(Member.household_id == household_id))).all()
+        return await progress.next_step(db, caseworker, household_id, members)
+
+    waiting = await _household(db, "resettlement_flat", "awaiting")
+    assert (await hint(waiting)).endswith("签订。下一步：腾房交付验收，在“协议”页登记验收日期和收款账户。")
+
+    handed_over_flat = await _household(db, "resettlement_flat", "due")
+    said = await hint(handed_over_flat)
+    assert "腾房交付。下一步：按公布的选房顺序分配安置房。" in said
+    assert "财政局" not in said  # its compensation was paid by the demo's batch
+
+    paid_cash = await _household(db, "cash", "due")
+    assert (await hint(paid_cash)).endswith("腾房交付；补偿款已全部到账：本户安置已完成。")
+    paid_purchase = await _household(db, "existing_housing", "due")
+    assert (await hint(paid_purchase)).endswith("腾房交付；补偿款已全部到账：本户安置已完成。")
+
+    # the handover recorded for the waiting household: now the money is due, and the flat still to come
+    agreement = await db.scalar(select(Agreement).where(Agreement.household_id == waiting))
+    assert agreement is not None
+    await payables.record_condition(
+        db,
+        caseworker,
+        agreement.id,
+        kind="vacate",
+        on=date(2026, 11, 20),
+        note="腾房交付验收合格",
+        bank_name="中国邮政储蓄银行封丘县支行",
+        account_number="6217000011112222333",
+    )
+    assert (await hint(waiting)).endswith(
+        "2026年11月20日腾房交付。下一步：财政局在补偿款发放批次中支付；按公布的选房顺序分配安置房。"
+    )
