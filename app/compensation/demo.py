@@ -3,9 +3,9 @@ story in 2023 — so the dashboard, 我的村, the review queue, notices, agreem
 and the public lookup have something to show.
 
 Each village stands at its own point of the process (domain.md, "Typical process"): in 东关村 households surveyed,
-assessed and approved, on a closed notice, most signed, several handed over and the cash and purchase cases paid by
-a closed compensation batch; 西关村 behind it; in 孙庄村 the first assessments approved and two awaiting review;
-李庄村 not started. Who is at which point, the houses and the options are drawn from a seeded generator over the
+assessed and approved (two still awaiting review), on a closed notice, some signed, several handed over and the cash
+and purchase cases paid by a closed compensation batch; 西关村 behind it; in 孙庄村 the first assessments approved
+and two awaiting review; 李庄村 not started. Who is at which point, the houses and the options are drawn from a seeded generator over the
 village's households, so every load makes the same story.
 
 Everything goes through the services as staff would do it (caseworker2 surveys, submits, notices, issues and signs,
