@@ -134,3 +134,24 @@ class Agreement(Base):
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Handover(Base):
+    """腾房交付验收 of a signed agreement that pays nothing on the handover: the household owes the difference for
+    its flats (差价) or everything it is owed comes on the purchase contract. Where the handover releases money, it
+    is recorded with the account to pay into as that payment's condition (``compensation_tranches``, kind
+    ``vacate``) instead. Kept: never changed or deleted (trigger)."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (CheckConstraint("length(btrim(note)) > 0", name="note"),)
+
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("agreements.id", ondelete="RESTRICT"), primary_key=True, autoincrement=False
+    )
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="RESTRICT"), index=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    area_path: Mapped[str] = mapped_column(String(200))
+    handed_over_on: Mapped[date] = mapped_column(Date, comment="验收日期")
+    note: Mapped[str] = mapped_column(String(200), comment="验收单号")
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -24,6 +24,7 @@ from app.agreements import pdf, rules
 from app.agreements.models import (
     AGREEMENT_STATUSES,
     Agreement,
+    Handover,
     NoticeEntry,
     Objection,
     PublicNotice,
@@ -858,6 +859,72 @@ async def sign(
         county_code=agreement.county_code,
     )
     return agreement
+
+
+async def pays_on_handover(session: AsyncSession, agreement_id: int) -> bool:
+    """Whether the handover releases a payment: then it is recorded as that payment's condition, with the
+    account to pay into (``payments.compensation.record_condition``), not by :func:`record_handover`."""
+    found = await session.scalar(
+        text(
+            "SELECT 1 FROM compensation_tranches WHERE agreement_id = :a AND kind = 'vacate' "
+            "AND status <> 'cancelled'"
+        ),
+        {"a": agreement_id},
+    )
+    return found is not None
+
+
+async def handover_of(session: AsyncSession, agreement_id: int) -> Handover | None:
+    return await session.get(Handover, agreement_id)
+
+
+async def record_handover(
+    session: AsyncSession, actor: Principal, agreement_id: int, *, on: date, note: str
+) -> Handover:
+    """登记腾房交付验收 for a signed agreement that pays nothing on the handover (the household owes the difference
+    for its flats, or is paid only on its purchase contract). Recorded once; it is never changed."""
+    agreement = await get_agreement(session, actor, agreement_id)
+    authorize(actor, Perm.AGREEMENT_MANAGE, agreement.area_path)
+    if agreement.status != "signed":
+        raise Conflict(f"协议 {agreement.number} 未签订或已作废，不能登记腾房交付验收")
+    if await pays_on_handover(session, agreement.id):
+        raise Conflict(
+            f"协议 {agreement.number} 腾房交付后有应付补偿款：请在“腾房交付后支付的补偿款”一栏登记验收日期和收款账户",
+            field="on",
+        )
+    if await handover_of(session, agreement.id) is not None:
+        raise Conflict(f"协议 {agreement.number} 的腾房交付验收已登记", field="on")
+    if on > today_in_china():
+        raise InvalidInput("验收日期不能晚于今天", field="on")
+    if agreement.signed_on and on < agreement.signed_on:
+        raise InvalidInput("验收日期不能早于签约日期", field="on")
+    note = note.strip()
+    if not note:
+        raise InvalidInput("请填写验收单号", field="note")
+    if len(note) > 200:
+        raise InvalidInput("验收单号最多 200 字", field="note")
+    handover = Handover(
+        agreement_id=agreement.id,
+        household_id=agreement.household_id,
+        county_code=agreement.county_code,
+        area_path=agreement.area_path,
+        handed_over_on=on,
+        note=note,
+        recorded_by=actor.user_id,
+    )
+    session.add(handover)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "agreement.handover",
+        "agreement",
+        agreement.id,
+        after={"number": agreement.number, "handed_over_on": on.isoformat(), "note": note},
+        household_id=agreement.household_id,
+        county_code=agreement.county_code,
+    )
+    return handover
 
 
 async def void(session: AsyncSession, actor: Principal, agreement_id: int, reason: str) -> Agreement:

@@ -173,6 +173,8 @@ CONDITIONS: dict[str, Condition] = {
     ),
 }
 CONDITION_FIELDS = ("on", "note", "bank_name", "account_number")
+HANDOVER_LABELS = {"handover_on": "验收日期", "handover_note": "验收单号"}
+HANDOVER_FIELDS = tuple(HANDOVER_LABELS)
 
 
 def tranche_fields(kind: str) -> dict[str, str]:
@@ -212,6 +214,7 @@ async def _agreement_tab(
     *,
     error: str | None = None,
     condition: tuple[str, FormState] | None = None,
+    handover_form: FormState | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     frame = await household_frame(session, principal, household_id)
@@ -232,6 +235,18 @@ async def _agreement_tab(
                     forms[view.tranche.id] = condition[1]
                 else:
                     forms[view.tranche.id] = _condition_form(view, today)
+    # A signed agreement that pays nothing on the handover records it on its own (登记腾房交付验收).
+    handover_agreement = None
+    for a in agreements:
+        if a.status == "signed" and not await service.pays_on_handover(session, a.id):
+            handover_agreement = a
+    handover = await service.handover_of(session, handover_agreement.id) if handover_agreement else None
+    if handover_agreement is None or handover is not None:
+        if handover_form is not None:  # refused, and no form to show it next to: say it on top
+            error = "；".join([*handover_form.general, *handover_form.errors.values()]) or error
+        handover_form = None
+    elif handover_form is None:
+        handover_form = FormState.of(HANDOVER_FIELDS, {"handover_on": today.isoformat()})
     if condition is not None:
         kind, state = condition
         # The full account number is only ever posted, never shown back.
@@ -259,6 +274,10 @@ async def _agreement_tab(
             "CONDITIONS": CONDITIONS,
             "tranche_fields": tranche_fields,
             "tranche_labels": tranche_labels,
+            "handover_agreement": handover_agreement,
+            "handover": handover,
+            "handover_form": handover_form,
+            "HANDOVER_LABELS": HANDOVER_LABELS,
         },
         status_code=status_code,
     )
@@ -429,6 +448,51 @@ async def tranche_condition(
             return response
     return await _agreement_tab(
         request, session, principal, household_id, condition=(kind, state), status_code=state.status
+    )
+
+
+@router.post("/agreements/{agreement_id}/handover", response_model=None)
+async def handover(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId
+) -> Response:
+    """登记腾房交付验收 of an agreement that pays nothing on the handover (the household owes the difference for
+    its flats, or is paid only on its purchase contract)."""
+    require(principal, Perm.AGREEMENT_MANAGE)
+    values = await read_form(request)
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    state = FormState.of(HANDOVER_FIELDS, values)
+    on: date | None = None
+    raw_on = state.value("handover_on").strip()
+    if not raw_on:
+        state.add("handover_on", "请填写验收日期")
+    else:
+        try:
+            on = date.fromisoformat(raw_on)
+        except ValueError:
+            state.add("handover_on", f"日期格式应为 2022-09-25：{raw_on}")
+    note = state.value("handover_note").strip()
+    if not note:
+        state.add("handover_note", "请填写验收单号")
+    elif len(note) > 200:
+        state.add("handover_note", "验收单号最多 200 字")
+    if not state.invalid and on is not None:
+        when = on
+        recorded = await attempt(
+            session,
+            state,
+            lambda: service.record_handover(session, principal, agreement_id, on=when, note=note),
+            rename={"on": "handover_on", "note": "handover_note"},
+        )
+        if recorded is not None:
+            response = _see_other(f"/households/{household_id}/agreements#handover")
+            flash(
+                response,
+                f"已登记腾房交付验收（{format_date_cn(when)}，验收单号 {note}）：协议 {agreement.number}",
+            )
+            return response
+    return await _agreement_tab(
+        request, session, principal, household_id, handover_form=state, status_code=state.status
     )
 
 

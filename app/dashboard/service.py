@@ -11,9 +11,9 @@ Definitions (what the pages and the PDF say under each figure):
 
 * stages (``rules.STAGES``), as the 下一步 hint reads them (``app.households.progress``): surveyed = a survey is
   recorded; assessed = an approved assessment; noticed = that approved assessment is on a public notice; signed = a
-  signed (not voided) agreement; vacated = its 腾房交付验收 is recorded (the vacate tranche became due); settled =
-  vacated, every tranche of the agreement paid by the bank, and — for the flat option — a flat allocated. A
-  household counts at the furthest stage reached; people are its registered members (在册).
+  signed (not voided) agreement; vacated = its 腾房交付验收 is recorded (the vacate tranche became due; a handover
+  record where nothing is paid on it); settled = vacated, every tranche of the agreement paid by the bank, and —
+  for the flat option — a flat allocated. A household counts at the furthest stage reached; people are its registered members (在册).
 * agreements signed per week: signed (not voided) agreements by signing date.
 * committed: what signed agreements owe households (their tranches, as posted to the ledger at signing); paid:
   the bank's paid outcomes of compensation lines; outstanding = committed − paid, split into due (condition met,
@@ -53,7 +53,7 @@ from sqlalchemy import Date as SqlDate
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.agreements.models import Agreement, NoticeEntry
+from app.agreements.models import Agreement, Handover, NoticeEntry
 from app.areas.models import Area
 from app.auth.policy import SYSTEM, Perm, Principal, require, scope_clause
 from app.compensation.models import Assessment, Survey
@@ -274,11 +274,14 @@ def _stage_query(scope: Scope, hh: CTE) -> Select[Any]:
         .cte("signed")
     )
     vacate = aliased(CompensationTranche)
-    handed_over = exists().where(
-        vacate.agreement_id == Agreement.id,
-        vacate.kind == "vacate",
-        vacate.status != "cancelled",
-        vacate.due_on.is_not(None),
+    handed_over = or_(
+        exists().where(
+            vacate.agreement_id == Agreement.id,
+            vacate.kind == "vacate",
+            vacate.status != "cancelled",
+            vacate.due_on.is_not(None),
+        ),
+        exists().where(Handover.agreement_id == Agreement.id),  # nothing paid on the handover
     )
     vacated = (
         select(Agreement.household_id.label("hid"))

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.agreements.models import Agreement, NoticeEntry, Objection, PublicNotice
+from app.agreements.models import Agreement, Handover, NoticeEntry, Objection, PublicNotice
 from app.auth.policy import Principal
 from app.compensation.models import Assessment, Survey
 from app.core.clock import format_date_cn, today_in_china
@@ -83,9 +83,15 @@ async def _after_signing(session: AsyncSession, principal: Principal, agreement:
     vacate = tranches.get("vacate")
     if vacate is not None and vacate.state == "awaiting":
         return f"{signed}。下一步：腾房交付验收，在“协议”页登记验收日期和收款账户。"
+    handed_over = vacate.tranche.due_on if vacate is not None else None
+    if vacate is None:  # nothing is paid on the handover: it has a record of its own
+        handover = await session.get(Handover, agreement.id)
+        if handover is None:
+            return f"{signed}。下一步：腾房交付验收，在“协议”页登记验收日期和验收单号。"
+        handed_over = handover.handed_over_on
     done = signed
-    if vacate is not None and vacate.tranche.due_on is not None:
-        done += f"，{format_date_cn(vacate.tranche.due_on)}腾房交付"
+    if handed_over is not None:
+        done += f"，{format_date_cn(handed_over)}腾房交付"
     failed = [t.kind_label for t in tranches.values() if t.state == "failed"]
     if failed:
         return (

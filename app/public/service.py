@@ -87,6 +87,8 @@ SELECT json_build_object(
         WHERE ne.household_id = p.household_id),
     'agreement', (SELECT row_to_json(g) FROM g),
     'tranches', (SELECT coalesce(json_agg(t ORDER BY t.id), '[]') FROM t),
+    'handed_over_on', (
+        SELECT ho.handed_over_on FROM handovers ho JOIN g ON ho.agreement_id = g.id WHERE g.status = 'signed'),
     'lines', (SELECT coalesce(json_agg(l ORDER BY l.sent_on NULLS LAST, l.tranche_id), '[]') FROM l),
     'flat', (
         SELECT json_build_object('building', bu.name, 'unit', u.number,
@@ -199,7 +201,9 @@ def _status(d: dict[str, Any], today: date) -> Status:
                 day,
             )
         )
-    vacated_on = next((_day(t["due_on"]) for t in tranches if t["kind"] == "vacate"), None)
+    vacated_on = next((_day(t["due_on"]) for t in tranches if t["kind"] == "vacate"), None) or _day(
+        d.get("handed_over_on")
+    )
     flat = d["flat"]
     option_kind = assessment.get("option_kind")
     reached: dict[str, date | None] = {

@@ -11,7 +11,9 @@ the models and tests/flats/factories.py, valid for every database constraint):
 * ``draft_agreement``: the third household's draft agreement (a placeholder PDF): it can be rendered again,
   signed (the notice has ended and the household has no open objection) or voided;
 * ``signed_agreement``: the same household's agreement signed through the service (tranches created, payable
-  posted), for recording a tranche's condition.
+  posted), for recording a tranche's condition;
+* ``handover_agreement``: a fourth household's agreement, signed through the service, for flats whose price takes
+  the whole compensation (nothing is paid on the handover), for recording the handover on its own.
 
 The households' heads are named 矩阵… so that nothing here touches the seeded households or gives them away.
 """
@@ -37,7 +39,14 @@ if TYPE_CHECKING:
     from tests.authz.test_matrix import World
 
 AGREEMENT_KINDS = frozenset(
-    {"submitted_assessment", "notice", "open_objection", "draft_agreement", "signed_agreement"}
+    {
+        "submitted_assessment",
+        "notice",
+        "open_objection",
+        "draft_agreement",
+        "signed_agreement",
+        "handover_agreement",
+    }
 )
 NOTICE_STARTED = date(2022, 9, 1)
 PDF = b"%PDF-1.4\n% matrix placeholder\n%%EOF\n"
@@ -62,11 +71,15 @@ async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
             ("矩阵签约户", "approved"),
         )
     ]
+    # 500 ㎡ of flats at 1,000.00 yuan: the whole 500,000.00 of compensation (make_household)
+    owing = await make_household(
+        db, project, head="矩阵交房户", flats=("250.00", "250.00"), signed=False, village=village
+    )
     pending = await _assessment(db, submitted)
     village_id = SEED.areas[village]
-    # the other two: approved and on no notice yet, listed as a notice lists them
+    # the other three: approved and on no notice yet, listed as a notice lists them
     noticed = await agreements.notice_candidates(db, project.project.id, village_id, include_noticed=False)
-    assert {c.household.id for c in noticed} == {objecting, signing}
+    assert {c.household.id for c in noticed} == {objecting, signing, owing}
     area_path = SEED.paths[village]
     notice = PublicNotice(
         project_id=project.project.id,
@@ -98,42 +111,52 @@ async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
         recorded_by=cw,
     )
     db.add(objection)
-    signing_assessment = next(c.assessment for c in noticed if c.household.id == signing)
-    draft = Agreement(
-        number=f"{project.project.code}-V0-0001",
-        project_id=project.project.id,
-        village_id=village_id,
-        household_id=signing,
-        assessment_id=signing_assessment.id,
-        county_code=village[:6],
-        area_path=area_path,
-        status="draft",
-        template_version="test",
-        snapshot={},
-        pdf=PDF,
-        pdf_sha256=hashlib.sha256(PDF).digest(),
-        net_payable=signing_assessment.net_payable,
-        created_by=cw,
-    )
-    db.add(draft)
+    drafts = []
+    for n, household in enumerate((signing, owing), start=1):
+        assessment = next(c.assessment for c in noticed if c.household.id == household)
+        draft = Agreement(
+            number=f"{project.project.code}-V0-{n:04d}",
+            project_id=project.project.id,
+            village_id=village_id,
+            household_id=household,
+            assessment_id=assessment.id,
+            county_code=village[:6],
+            area_path=area_path,
+            status="draft",
+            template_version="test",
+            snapshot={},
+            pdf=PDF,
+            pdf_sha256=hashlib.sha256(PDF).digest(),
+            net_payable=assessment.net_payable,
+            created_by=cw,
+        )
+        db.add(draft)
+        drafts.append(draft)
     await db.flush()
     return {
         "submitted_assessment": pending.id,
         "notice": notice.id,
         "open_objection": objection.id,
-        "draft_agreement": draft.id,
+        "draft_agreement": drafts[0].id,
+        "owing_draft": drafts[1].id,
     }
 
 
-async def add_agreements(db: AsyncSession, world: World, *, signed: bool) -> None:
-    """Every kind but ``signed_agreement``; with ``signed``, that one only (the draft is signed to make it)."""
+async def add_agreements(db: AsyncSession, world: World, *, signed: bool, handover: bool = False) -> None:
+    """Every kind but ``signed_agreement`` and ``handover_agreement``; with ``signed`` the first, with
+    ``handover`` the second (their drafts are signed to make them)."""
     found: dict[str, dict[str, Any]] = {kind: {} for kind in AGREEMENT_KINDS}
     for label, village, _group, _no, _people in HOUSEHOLDS:
         case = await _case(db, village)
+        owing_draft = case.pop("owing_draft")
         for kind, value in case.items():
             found[kind][label] = value
         if signed:
             agreement = await agreements.sign(db, SYSTEM, case["draft_agreement"], date(2022, 9, 20))
             found["signed_agreement"][label] = agreement.id
+        if handover:
+            agreement = await agreements.sign(db, SYSTEM, owing_draft, date(2022, 9, 20))
+            assert not await agreements.pays_on_handover(db, agreement.id)
+            found["handover_agreement"][label] = agreement.id
     await db.flush()
     world.extra.update(found)

@@ -175,6 +175,7 @@ Kind = Literal[
     "open_objection",
     "draft_agreement",
     "signed_agreement",
+    "handover_agreement",
     # background jobs that have ended, in the service's job lists for one probe (tests/authz/jobs_world.py)
     "payment_job",  # a bank-result import of the label's county
     "agreement_job",  # a bulk generation of agreements in the label's village, with its ZIP file
@@ -1350,6 +1351,15 @@ _ROUTES = [
         kinds={"agreement_id": "signed_agreement"},
         changes=True,
     ),
+    # An agreement of agreements_world that pays nothing on the handover.
+    web(
+        "POST",
+        "/agreements/{agreement_id}/handover",
+        Perm.AGREEMENT_MANAGE,
+        body=lambda aim: {"handover_on": "2024-01-02", "handover_note": "矩阵验收"},
+        kinds={"agreement_id": "handover_agreement"},
+        changes=True,
+    ),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",
@@ -1898,7 +1908,9 @@ async def run_probe(
     if kinds & payments_world.PAYMENT_KINDS:
         await payments_world.add_payments(db, world)
     if kinds & agreements_world.AGREEMENT_KINDS:
-        await agreements_world.add_agreements(db, world, signed="signed_agreement" in kinds)
+        await agreements_world.add_agreements(
+            db, world, signed="signed_agreement" in kinds, handover="handover_agreement" in kinds
+        )
     aim = Aim(probe, world)
     before = await fingerprint(db)
     with jobs_world.jobs_in_service(world) if kinds & jobs_world.JOB_KINDS else contextlib.nullcontext():
