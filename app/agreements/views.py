@@ -388,6 +388,29 @@ async def agreement_void(
     return response
 
 
+def _date_and_note(
+    state: FormState, on_field: tuple[str, str], note_field: tuple[str, str]
+) -> tuple[date | None, str]:
+    """A condition's date and its document number (验收单号, 合同编号) read off the form, each (name, label);
+    what is missing or malformed is added to ``state``."""
+    (on_name, on_label), (note_name, note_label) = on_field, note_field
+    on: date | None = None
+    raw_on = state.value(on_name).strip()
+    if not raw_on:
+        state.add(on_name, f"请填写{on_label}")
+    else:
+        try:
+            on = date.fromisoformat(raw_on)
+        except ValueError:
+            state.add(on_name, f"日期格式应为 2022-09-25：{raw_on}")
+    note = state.value(note_name).strip()
+    if not note:
+        state.add(note_name, f"请填写{note_label}")
+    elif len(note) > 200:
+        state.add(note_name, f"{note_label}最多 200 字")
+    return on, note
+
+
 @router.post("/agreements/{agreement_id}/tranches/{kind}", response_model=None)
 async def tranche_condition(
     request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId, kind: TrancheKind
@@ -401,20 +424,7 @@ async def tranche_condition(
     household_id = agreement.household_id
     c, names = CONDITIONS[kind], tranche_fields(kind)
     state = FormState.of(names.values(), values)
-    on: date | None = None
-    raw_on = state.value(names["on"]).strip()
-    if not raw_on:
-        state.add(names["on"], f"请填写{c.date_label}")
-    else:
-        try:
-            on = date.fromisoformat(raw_on)
-        except ValueError:
-            state.add(names["on"], f"日期格式应为 2022-09-25：{raw_on}")
-    note = state.value(names["note"]).strip()
-    if not note:
-        state.add(names["note"], f"请填写{c.note_label}")
-    elif len(note) > 200:
-        state.add(names["note"], f"{c.note_label}最多 200 字")
+    on, note = _date_and_note(state, (names["on"], c.date_label), (names["note"], c.note_label))
     bank_name = state.value(names["bank_name"]).strip() or DEFAULT_BANK
     if len(bank_name) > 60:
         state.add(names["bank_name"], "开户银行最多 60 字")
@@ -462,20 +472,7 @@ async def handover(
     agreement = await service.get_agreement(session, principal, agreement_id)
     household_id = agreement.household_id
     state = FormState.of(HANDOVER_FIELDS, values)
-    on: date | None = None
-    raw_on = state.value("handover_on").strip()
-    if not raw_on:
-        state.add("handover_on", "请填写验收日期")
-    else:
-        try:
-            on = date.fromisoformat(raw_on)
-        except ValueError:
-            state.add("handover_on", f"日期格式应为 2022-09-25：{raw_on}")
-    note = state.value("handover_note").strip()
-    if not note:
-        state.add("handover_note", "请填写验收单号")
-    elif len(note) > 200:
-        state.add("handover_note", "验收单号最多 200 字")
+    on, note = _date_and_note(state, ("handover_on", "验收日期"), ("handover_note", "验收单号"))
     if not state.invalid and on is not None:
         when = on
         recorded = await attempt(
