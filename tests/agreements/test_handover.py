@@ -1,4 +1,4 @@
-"""腾房交付验收 of an agreement that pays nothing on the handover (the flats' price takes the whole compensation):
+"""腾房交付验收 of an agreement that pays nothing on the handover (the flats cost more than the compensation):
 recorded on its own, once, never changed; the household then counts as handed over (dashboard, 下一步, public
 lookup); an agreement that pays on the handover records it with its payment instead. Over the service and the
 page."""
@@ -79,8 +79,9 @@ async def test_handover_without_payment(
     pinned_clock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
     world = await make_project(db, params=demo_params(date(2022, 9, 30)).stored())
     cw = await principal(db, "cw_a")
-    # 500 ㎡ of flats at 1,000.00 yuan take the whole 500,000.00 of compensation; the other household takes cash
-    owing = await make_household(db, world, head="交房甲", flats=("250.00", "250.00"), signed=False)
+    # 550 ㎡ of flats at 1,000.00 yuan cost 50,000.00 more than the 500,000.00 of compensation; the other household
+    # takes cash
+    owing = await make_household(db, world, head="交房甲", flats=("300.00", "250.00"), signed=False)
     paid = await make_household(db, world, head="交房乙", flats=None, signed=False)
     for household_id in (owing, paid):
         await compensation.save_survey(
@@ -116,6 +117,10 @@ async def test_handover_without_payment(
     page = await client.get(f"/households/{owing}/agreements")
     assert page.status_code == 200 and f'action="/agreements/{agreement.id}/handover"' in page.text
     assert "安置房价款超出补偿款，由户主补交差价" in page.text
+    assert (
+        "<dt>应付净额</dt>" not in page.text
+        and "<dt>户主应补差价</dt><dd>50,000.00 元（伍万元整）" in page.text
+    )
     token = csrf_from(page.text)
     r = await client.post(
         f"/agreements/{agreement.id}/handover",
