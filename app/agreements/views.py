@@ -236,10 +236,13 @@ async def _agreement_tab(
                 else:
                     forms[view.tranche.id] = _condition_form(view, today)
     # A signed agreement that pays nothing on the handover records it on its own (登记腾房交付验收).
-    handover_agreement = None
-    for a in agreements:
-        if a.status == "signed" and not await service.pays_on_handover(session, a.id):
-            handover_agreement = a
+    # (as service.pays_on_handover, from the tranches already read)
+    pays_on_handover = {
+        t.tranche.agreement_id for t in tranches if t.tranche.kind == "vacate" and t.state != "cancelled"
+    }
+    handover_agreement = next(
+        (a for a in agreements if a.id in signed and a.id not in pays_on_handover), None
+    )
     handover = await service.handover_of(session, handover_agreement.id) if handover_agreement else None
     if handover_agreement is None or handover is not None:
         if handover_form is not None:  # refused, and no form to show it next to: say it on top

@@ -248,9 +248,14 @@ async def _households(
 ) -> list[tuple[int, int]]:
     """``n`` of the village's demo households (户口簿编号 ``prefix`` and four digits) drawn by ``rng``, with their
     registered members, in register order."""
+    persons = (
+        select(func.count())
+        .where(Member.household_id == Household.id, Member.status == "registered")
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
-            select(Household.id, Household.register_no)
+            select(Household.id, Household.register_no, persons.label("persons"))
             .where(
                 Household.village_id == village_id,
                 Household.register_no.regexp_match(f"^{prefix}[0-9]{{4}}$"),
@@ -259,13 +264,7 @@ async def _households(
         )
     ).all()
     picked = sorted(rng.sample(rows, min(n, len(rows))), key=lambda r: (r.register_no, r.id))
-    out = []
-    for row in picked:
-        persons = await session.scalar(
-            select(func.count()).where(Member.household_id == row.id, Member.status == "registered")
-        )
-        out.append((int(row.id), int(persons or 1)))
-    return out
+    return [(int(row.id), int(row.persons or 1)) for row in picked]
 
 
 async def _pay(

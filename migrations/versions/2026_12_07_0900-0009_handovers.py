@@ -45,20 +45,21 @@ def upgrade() -> None:
         sa.CheckConstraint("length(btrim(note)) > 0", name="ck_handovers_note"),
     )
     op.create_index("ix_handovers_household_id", "handovers", ["household_id"])
+    # the same append-only trigger as the other kept tables (0003, 0004)
     op.execute(
         """
-        CREATE FUNCTION handovers_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION handovers_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            RAISE EXCEPTION 'handovers are never changed or deleted' USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION 'handovers rows are never changed or deleted' USING ERRCODE = 'integrity_constraint_violation';
         END $$
         """
     )
     op.execute(
-        "CREATE TRIGGER handovers_kept BEFORE UPDATE OR DELETE ON handovers "
-        "FOR EACH ROW EXECUTE FUNCTION handovers_kept()"
+        "CREATE TRIGGER handovers_append_only BEFORE UPDATE OR DELETE ON handovers "
+        "FOR EACH ROW EXECUTE FUNCTION handovers_append_only()"
     )
 
 
 def downgrade() -> None:
     op.drop_table("handovers")
-    op.execute("DROP FUNCTION handovers_kept()")
+    op.execute("DROP FUNCTION handovers_append_only()")
