@@ -34,6 +34,7 @@ from app.compensation.models import Assessment
 from app.compensation.schemas import AssessmentIn, AttachmentIn, FlatChoice, OptionIn, StructureIn, SurveySave
 from app.core.clock import CHINA_TZ
 from app.demo.generate import VILLAGES
+from app.flats import service as flats
 from app.households.models import Household, Member
 from app.ledger import service as ledger
 from app.payments import compensation as tranches
@@ -63,11 +64,13 @@ class Ladder:
     noticed: bool  # the approved ones are on a closed notice
     signed: int
     vacated: int  # handed over; cash and purchase cases among them are paid by the batch
+    # the handed-over flat households chose their flats (选房), in the published order
+    flats_chosen: bool = False
 
 
 LADDERS: dict[str, Ladder] = {
     "410727102201": Ladder(
-        surveyed=30, submitted=26, approved=24, noticed=True, signed=10, vacated=7
+        surveyed=30, submitted=26, approved=24, noticed=True, signed=10, vacated=7, flats_chosen=True
     ),  # 东关村
     "410727102202": Ladder(
         surveyed=16, submitted=12, approved=12, noticed=True, signed=4, vacated=2
@@ -86,6 +89,7 @@ class CompensationDemoResult:
     approved: int = 0
     signed: int = 0
     vacated: int = 0
+    flats_allocated: int = 0
     paid_lines: int = 0
     paid_total: int = 0  # fen
     events: int = 0  # audit events written
@@ -206,6 +210,8 @@ async def ensure_demo_compensation(
         await agreements.create_notice(session, caseworker, project.id, village.id, started_on=notice_on)
         # cash and purchase cases first among the signed ones, so the handed-over ones include some to pay
         order = sorted(approved[: ladder.signed], key=lambda a: a[1].kind == "resettlement_flat")
+        to_house: list[tuple[int, OptionIn]] = []  # handed-over flat households, in signing order
+        chosen_on = date.min
         for i, (household_id, option) in enumerate(order):
             signed_on = SIGNED_FROM + timedelta(days=step * 7 + i)
             agreement = await agreements.issue_agreement(
@@ -227,6 +233,9 @@ async def ensure_demo_compensation(
                 account_number=account,
             )
             result.vacated += 1
+            if option.kind == "resettlement_flat":
+                to_house.append((household_id, option))
+                chosen_on = max(chosen_on, signed_on + timedelta(days=21))
             if option.kind == "existing_housing":
                 await tranches.record_condition(
                     session,
@@ -238,6 +247,10 @@ async def ensure_demo_compensation(
                     bank_name=BANK,
                     account_number=account,
                 )
+        if ladder.flats_chosen:
+            result.flats_allocated += await _choose_flats(
+                session, caseworker, project.id, to_house, chosen_on
+            )
     await _pay(session, principals, result)
     result.events = (await session.scalar(select(func.count()).select_from(AuditEvent)) or 0) - events_before
     return result
@@ -265,6 +278,25 @@ async def _households(
     ).all()
     picked = sorted(rng.sample(rows, min(n, len(rows))), key=lambda r: (r.register_no, r.id))
     return [(int(row.id), int(row.persons or 1)) for row in picked]
+
+
+async def _choose_flats(
+    session: AsyncSession,
+    caseworker: Principal,
+    project_id: int,
+    households: list[tuple[int, OptionIn]],
+    on: date,
+) -> int:
+    """选房 on one day: each household, in the published (signing) order, takes the first free unit of each area
+    it chose, lowest floor first. Returns the number of flats allocated."""
+    allocated = 0
+    for household_id, option in households:
+        for choice in option.flats:
+            free = await flats.available_units(session, project_id, [choice.area])
+            unit, _building = free[0]
+            await flats.allocate(session, caseworker, unit.id, household_id, at=_at(on))
+            allocated += 1
+    return allocated
 
 
 async def _pay(

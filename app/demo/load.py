@@ -123,7 +123,7 @@ async def load_demo(
         for spec in data.projects:
             added = await _ensure_project(session, spec, result)
             progress(f"征收项目 {spec.code} {spec.name}：{'新增，方案已批准' if added else '已存在'}")
-        flats = await flats_service.ensure_demo_flats(session, "FQ-2022")
+        flats = sum([await flats_service.ensure_demo_flats(session, code) for code in ("FQ-2022", "FQ-2023")])
         progress(f"安置房源：{'新增 ' + str(flats) + ' 套' if flats else '已存在'}")
         result.units_added = flats
         social = await ensure_demo_social_security(
@@ -147,7 +147,7 @@ async def load_demo(
             progress(
                 f"征收项目 FQ-2023 进展：调查登记 {compensation.surveyed} 户，核算已批准 {compensation.approved} 户，"
                 f"已签约 {compensation.signed} 户，已腾房交付 {compensation.vacated} 户，"
-                f"已发放补偿款 {compensation.paid_lines} 笔"
+                f"已选安置房 {compensation.flats_allocated} 套，已发放补偿款 {compensation.paid_lines} 笔"
             )
         else:
             progress("征收项目 FQ-2023 进展：已存在")

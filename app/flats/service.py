@@ -609,9 +609,11 @@ async def allocate(
     *,
     project_id: int | None = None,
     village_id: int | None = None,
+    at: datetime | None = None,
 ) -> Allocation:
     """Give ``unit_id`` to ``household_id``: its turn in the published order, an area it chose, a free unit.
-    ``village_id``, when given, is the village whose order the caller is working through."""
+    ``village_id``, when given, is the village whose order the caller is working through; ``at``, the time of the
+    allocation (now; the demo data dates its history)."""
     require(actor, Perm.FLATS_ALLOCATE)
     found = (
         await session.execute(
@@ -653,6 +655,8 @@ async def allocate(
         lottery_id=view.lottery.id if view.lottery is not None else None,
         allocated_by=actor.user_id,
     )
+    if at is not None:
+        allocation.allocated_at = at
     await _insert_or_conflict(session, [allocation], f"{building.name} {unit.number} ")
     await audit.record(
         session,

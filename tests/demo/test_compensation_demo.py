@@ -60,25 +60,51 @@ async def test_the_new_district_stands_where_its_ladder_says(db: AsyncSession, p
         assert reached["noticed"] == (ladder.approved if ladder.noticed else 0), code
         assert reached["signed"] == ladder.signed, code
         assert reached["vacated"] == ladder.vacated, code
-        # settled: handed over and every tranche paid; the flat households wait for their flats
-        handed_over_not_flat = await db.scalar(
+        # settled: handed over, every tranche paid (the demo's batch paid them all) and, for the flat option, its
+        # flats chosen — in 东关村 only
+        handed_over = (
+            await db.execute(
+                text(
+                    """
+                    SELECT count(DISTINCT g.household_id) FILTER (WHERE a.option_kind <> 'resettlement_flat'),
+                           count(DISTINCT g.household_id) FILTER (WHERE a.option_kind = 'resettlement_flat')
+                    FROM agreements g
+                    JOIN assessments a ON a.id = g.assessment_id
+                    JOIN compensation_tranches t ON t.agreement_id = g.id AND t.kind = 'vacate' AND t.status = 'due'
+                    WHERE g.village_id = :v AND g.status = 'signed'
+                    """
+                ),
+                {"v": ids[code]},
+            )
+        ).one()
+        flats_chosen = int(handed_over[1]) if ladder.flats_chosen else 0
+        assert reached["settled"] == handed_over[0] + flats_chosen, code
+        settled_expected += int(handed_over[0])
+        allocated = await db.scalar(
             text(
-                """
-                SELECT count(DISTINCT g.household_id) FROM agreements g
-                JOIN assessments a ON a.id = g.assessment_id
-                JOIN compensation_tranches t ON t.agreement_id = g.id AND t.kind = 'vacate' AND t.status = 'due'
-                WHERE g.village_id = :v AND g.status = 'signed' AND a.option_kind <> 'resettlement_flat'
-                """
+                "SELECT count(DISTINCT l.household_id) FROM allocations l JOIN households h ON h.id = l.household_id "
+                "WHERE h.village_id = :v AND l.project_id = :p AND l.released_at IS NULL"
             ),
-            {"v": ids[code]},
+            {"v": ids[code], "p": project.id},
         )
-        assert reached["settled"] == handed_over_not_flat, code
-        settled_expected += int(handed_over_not_flat or 0)
+        assert allocated == flats_chosen, code
     assert settled_expected > 0
     assert {row.code: row.reached.households for row in stages[ids[LIZHUANG]]}["surveyed"] == 0
     assert story.surveyed == sum(ladder.surveyed for ladder in LADDERS.values())
     assert story.signed == sum(ladder.signed for ladder in LADDERS.values())
     assert story.vacated == sum(ladder.vacated for ladder in LADDERS.values())
+    # the flats chosen on the story's 选房日, one unit per chosen area, each unit once
+    flats = (
+        await db.execute(
+            text(
+                "SELECT count(*), count(DISTINCT unit_id), max(allocated_at) FROM allocations "
+                "WHERE project_id = :p AND released_at IS NULL"
+            ),
+            {"p": project.id},
+        )
+    ).one()
+    assert flats[0] == flats[1] == story.flats_allocated > 0
+    assert flats[2] < datetime(2024, 1, 1, tzinfo=UTC)
 
     # agreements: numbered 0001… in each village in signing order, every one with its PDF, issued before signing
     for code, ladder in LADDERS.items():
@@ -181,10 +207,11 @@ async def test_the_household_hint_follows_the_case_after_signing(db: AsyncSessio
     waiting = await _household(db, "resettlement_flat", "awaiting")
     assert (await hint(waiting)).endswith("签订。下一步：腾房交付验收，在“协议”页登记验收日期和收款账户。")
 
+    # handed over, paid by the demo's batch, its flats chosen
     handed_over_flat = await _household(db, "resettlement_flat", "due")
-    said = await hint(handed_over_flat)
-    assert "腾房交付。下一步：按公布的选房顺序分配安置房。" in said
-    assert "财政局" not in said  # its compensation was paid by the demo's batch
+    assert (await hint(handed_over_flat)).endswith(
+        "腾房交付；补偿款已全部到账，安置房已分配：本户安置已完成。"
+    )
 
     paid_cash = await _household(db, "cash", "due")
     assert (await hint(paid_cash)).endswith("腾房交付；补偿款已全部到账：本户安置已完成。")

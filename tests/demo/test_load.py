@@ -58,13 +58,23 @@ async def test_load_twice(db: AsyncSession, seed: object) -> None:
     after = await _counts(db)
     assert after[2] - before[2] == 1342 and after[3] - before[3] == 5684
     # one event per area, user and household, one per project and three per plan (drafted, submitted, approved),
-    # one per demo building and per batch of its units, and one for the load itself
-    assert first.units_added == 36
+    # one per demo building and per batch of its units (36 units in two buildings in each of FQ-2022 and FQ-2023),
+    # and one for the load itself
+    assert first.units_added == 2 * 36
     # and those of the social-security demo (tests/socialsecurity check its content)
     assert first.social is not None and first.social.enrolled == first.social_enrolled > 800
     assert first.compensation is not None and first.compensation.signed > 0
+    buildings = 2 * 2
     assert after[4] - before[4] == (
-        first.areas_added + 8 + 1342 + 2 + 5 * 3 + 2 * 2 + 1 + first.social.events + first.compensation.events
+        first.areas_added
+        + 8
+        + 1342
+        + 2
+        + 5 * 3
+        + buildings * 2
+        + 1
+        + first.social.events
+        + first.compensation.events
     )
 
     assert await _village_totals(db, "410727101201", "QFZ") == (309, 1168)
