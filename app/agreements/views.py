@@ -175,6 +175,8 @@ CONDITIONS: dict[str, Condition] = {
 CONDITION_FIELDS = ("on", "note", "bank_name", "account_number")
 HANDOVER_LABELS = {"handover_on": "验收日期", "handover_note": "验收单号"}
 HANDOVER_FIELDS = tuple(HANDOVER_LABELS)
+DIFFERENCE_LABELS = {"difference_on": "收款日期", "receipt_no": "收据号或银行流水号"}
+DIFFERENCE_FIELDS = tuple(DIFFERENCE_LABELS)
 
 
 def tranche_fields(kind: str) -> dict[str, str]:
@@ -215,6 +217,7 @@ async def _agreement_tab(
     error: str | None = None,
     condition: tuple[str, FormState] | None = None,
     handover_form: FormState | None = None,
+    difference_form: FormState | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     frame = await household_frame(session, principal, household_id)
@@ -250,6 +253,16 @@ async def _agreement_tab(
         handover_form = None
     elif handover_form is None:
         handover_form = FormState.of(HANDOVER_FIELDS, {"handover_on": today.isoformat()})
+    # Where the flats cost more than the compensation the household owes the difference (安置房差价); finance
+    # records its receipt.
+    owing = next((a for a in agreements if a.id in signed and compensation.difference_owed(a)), None)
+    difference = await compensation.difference_of(session, owing.id) if owing else None
+    if owing is None or difference is not None or not principal.can(Perm.LEDGER_POST):
+        if difference_form is not None:  # refused, and no form to show it next to: say it on top
+            error = "；".join([*difference_form.general, *difference_form.errors.values()]) or error
+        difference_form = None
+    elif difference_form is None:
+        difference_form = FormState.of(DIFFERENCE_FIELDS, {"difference_on": today.isoformat()})
     if condition is not None:
         kind, state = condition
         # The full account number is only ever posted, never shown back.
@@ -281,6 +294,11 @@ async def _agreement_tab(
             "handover": handover,
             "handover_form": handover_form,
             "HANDOVER_LABELS": HANDOVER_LABELS,
+            "owing": owing,
+            "owed": compensation.difference_owed(owing) if owing else 0,
+            "difference": difference,
+            "difference_form": difference_form,
+            "DIFFERENCE_LABELS": DIFFERENCE_LABELS,
         },
         status_code=status_code,
     )
@@ -493,6 +511,53 @@ async def handover(
             return response
     return await _agreement_tab(
         request, session, principal, household_id, handover_form=state, status_code=state.status
+    )
+
+
+@router.post("/agreements/{agreement_id}/difference", response_model=None)
+async def difference(
+    request: Request, session: Session, principal: WebPrincipal, agreement_id: AgreementId
+) -> Response:
+    """登记收取安置房差价 (finance): the household paid what its agreement says it owes for its flats."""
+    require(principal, Perm.LEDGER_POST)
+    values = await read_form(request)
+    agreement = await service.get_agreement(session, principal, agreement_id)
+    household_id = agreement.household_id
+    state = FormState.of(DIFFERENCE_FIELDS, values)
+    on: date | None = None
+    raw_on = state.value("difference_on").strip()
+    if not raw_on:
+        state.add("difference_on", "请填写收款日期")
+    else:
+        try:
+            on = date.fromisoformat(raw_on)
+        except ValueError:
+            state.add("difference_on", f"日期格式应为 2022-09-25：{raw_on}")
+    receipt_no = state.value("receipt_no").strip()
+    if not receipt_no:
+        state.add("receipt_no", "请填写收据号或银行流水号")
+    elif len(receipt_no) > 100:
+        state.add("receipt_no", "收据号或银行流水号最多 100 字")
+    if not state.invalid and on is not None:
+        when = on
+        recorded = await attempt(
+            session,
+            state,
+            lambda: compensation.record_difference(
+                session, principal, agreement_id, on=when, receipt_no=receipt_no
+            ),
+            rename={"on": "difference_on"},
+        )
+        if recorded is not None:
+            response = _see_other(f"/households/{household_id}/agreements#difference")
+            flash(
+                response,
+                f"已登记收取安置房差价 {format_yuan(recorded.amount)} 元（{format_date_cn(when)}，"
+                f"{receipt_no}）：协议 {agreement.number}",
+            )
+            return response
+    return await _agreement_tab(
+        request, session, principal, household_id, difference_form=state, status_code=state.status
     )
 
 

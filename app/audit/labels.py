@@ -34,6 +34,7 @@ ACTION_LABELS: dict[str, str] = {
     "agreement.sign": "登记签约",
     "agreement.void": "作废协议",
     "agreement.handover": "登记腾房交付验收",
+    "agreement.difference": "登记收取安置房差价",
     "agreement.bulk": "批量生成协议书",
     "flats.building": "登记安置房楼栋",
     "flats.unit": "登记安置房房源",

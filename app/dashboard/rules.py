@@ -21,7 +21,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("noticed", "已公示", "已批准的核算已列入公示"),
     ("signed", "已签约", "征收补偿安置协议书已签订"),
     ("vacated", "已腾房交付", "已登记腾房交付验收"),
-    ("settled", "已结案", "补偿款已全部支付到账，选安置房的已分配安置房"),
+    ("settled", "已结案", "补偿款已全部支付到账（户主应补差价的已收取），选安置房的已分配安置房"),
 )
 STAGE_CODES: tuple[str, ...] = tuple(code for code, _label, _meaning in STAGES)
 STAGE_LABELS: dict[str, str] = {code: label for code, label, _meaning in STAGES}

@@ -12,8 +12,8 @@ Definitions (what the pages and the PDF say under each figure):
 * stages (``rules.STAGES``), as the 下一步 hint reads them (``app.households.progress``): surveyed = a survey is
   recorded; assessed = an approved assessment; noticed = that approved assessment is on a public notice; signed = a
   signed (not voided) agreement; vacated = its 腾房交付验收 is recorded (the vacate tranche became due; a handover
-  record where nothing is paid on it); settled = vacated, every tranche of the agreement paid by the bank, and —
-  for the flat option — a flat allocated. A household counts at the furthest stage reached; people are its registered members (在册).
+  record where nothing is paid on it); settled = vacated, every tranche of the agreement paid by the bank, the
+  difference the household owes for its flats (安置房差价) received, and — for the flat option — a flat allocated. A household counts at the furthest stage reached; people are its registered members (在册).
 * agreements signed per week: signed (not voided) agreements by signing date.
 * committed: what signed agreements owe households (their tranches, as posted to the ledger at signing); paid:
   the bank's paid outcomes of compensation lines; outstanding = committed − paid, split into due (condition met,
@@ -63,7 +63,7 @@ from app.dashboard.rules import Headcount, MoneyStatus, StageRow, WeekCount
 from app.flats.models import Allocation
 from app.households import service as households
 from app.households.models import Household, Member
-from app.payments.models import CompensationTranche, LineOutcome, PaymentLine
+from app.payments.models import CompensationTranche, DifferenceReceipt, LineOutcome, PaymentLine
 from app.plans.models import Project, ProjectVillage
 from app.socialsecurity.models import AcquisitionBatch, Enrollment, PensionMonth
 
@@ -310,6 +310,7 @@ def _stage_query(scope: Scope, hh: CTE) -> Select[Any]:
             _of_project(scope, Agreement.project_id),
             handed_over,
             ~unpaid,
+            or_(Agreement.net_payable >= 0, exists().where(DifferenceReceipt.agreement_id == Agreement.id)),
             or_(Assessment.option_kind != "resettlement_flat", flat_allocated),
         )
         .distinct()

@@ -13,6 +13,7 @@ from app.agreements.models import Agreement, Handover, NoticeEntry, Objection, P
 from app.auth.policy import Principal
 from app.compensation.models import Assessment, Survey
 from app.core.clock import format_date_cn, today_in_china
+from app.core.money import format_yuan
 from app.flats import service as flats
 from app.households.models import Member
 from app.payments import compensation as payables
@@ -105,10 +106,14 @@ async def _after_signing(session: AsyncSession, principal: Principal, agreement:
         todo.append("财政局在补偿款发放批次中支付")
     elif any(t.state == "pending" for t in tranches.values()):
         todo.append("等待银行回盘（补偿款已在代发中）")
+    owed = payables.difference_owed(agreement)
+    if owed and await payables.difference_of(session, agreement.id) is None:
+        todo.append(f"户主补交安置房差价 {format_yuan(owed)} 元，由财政局在“协议”页登记收款")
     assessment = await session.get(Assessment, agreement.assessment_id)
     flat = assessment is not None and assessment.option_kind == "resettlement_flat"
     if flat and not await flats.allocations_for(session, agreement.household_id):
         todo.append("按公布的选房顺序分配安置房")
     if todo:
         return f"{done}。下一步：{'；'.join(todo)}。"
-    return f"{done}；补偿款已全部到账{'，安置房已分配' if flat else ''}：本户安置已完成。"
+    money = "安置房差价已收取" if owed else "补偿款已全部到账"
+    return f"{done}；{money}{'，安置房已分配' if flat else ''}：本户安置已完成。"

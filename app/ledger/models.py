@@ -60,7 +60,7 @@ class JournalTransaction(Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('deposit', 'enrollment_credit', 'agreement_payable', 'batch_export', 'bank_paid',"
-            " 'bank_failed', 'overpayment', 'recovery', 'heir_payout', 'opening', 'reversal')",
+            " 'bank_failed', 'overpayment', 'recovery', 'heir_payout', 'opening', 'reversal', 'difference')",
             name="kind",
         ),
     )

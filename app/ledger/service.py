@@ -38,6 +38,7 @@ TRANSACTION_KINDS = {
     "heir_payout": "个人账户余额支付继承人",
     "opening": "期初",
     "reversal": "冲销",
+    "difference": "收取安置房差价",
 }
 
 

@@ -27,7 +27,7 @@ from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
 from app.ledger.rules import Entry
 from app.payments import rules
-from app.payments.models import TRANCHE_KINDS, TRANCHE_STATUSES, CompensationTranche
+from app.payments.models import TRANCHE_KINDS, TRANCHE_STATUSES, CompensationTranche, DifferenceReceipt
 from app.socialsecurity.service import account_cipher, mask_account
 
 TRANCHE_STATES = {**TRANCHE_STATUSES, "pending": "银行处理中", "paid": "已支付", "failed": "支付失败，待重发"}
@@ -118,8 +118,10 @@ async def _line_states(session: AsyncSession, ids: list[int]) -> dict[int, tuple
 
 
 async def cancel_tranches(session: AsyncSession, actor: Principal, agreement: Agreement) -> None:
-    """At voiding a signed agreement: refused once money has gone to the bank; otherwise its tranches are
-    cancelled and the payable reversed."""
+    """At voiding a signed agreement: refused once money has gone to the bank, or the household has paid the
+    difference for its flats; otherwise its tranches are cancelled and the payable reversed."""
+    if await difference_of(session, agreement.id) is not None:
+        raise Conflict(f"协议 {agreement.number} 的安置房差价已收取，不能作废", field="reason")
     tranches = list(
         (
             await session.scalars(
@@ -266,3 +268,86 @@ async def record_condition(
         county_code=agreement.county_code,
     )
     return tranche
+
+
+# ------------------------------------------------------------------------------ the difference the household owes
+
+
+def difference_owed(agreement: Agreement) -> int:
+    """安置房差价: what the household owes where its flats cost more than its compensation (fen; 0 otherwise)."""
+    return max(0, -agreement.net_payable)
+
+
+async def difference_of(session: AsyncSession, agreement_id: int) -> DifferenceReceipt | None:
+    return await session.get(DifferenceReceipt, agreement_id)
+
+
+async def record_difference(
+    session: AsyncSession, actor: Principal, agreement_id: int, *, on: date, receipt_no: str
+) -> DifferenceReceipt:
+    """登记收取安置房差价 (finance): the household paid what its signed agreement says it owes for its flats,
+    into the project's compensation fund account. Once, for the whole amount; never changed."""
+    agreement = await session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise NotFound("找不到该协议")
+    authorize(actor, Perm.LEDGER_POST, agreement.area_path)
+    if agreement.status != "signed":
+        raise Conflict(f"协议 {agreement.number} 未签订或已作废，不能登记收取差价")
+    owed = difference_owed(agreement)
+    if not owed:
+        raise Conflict(f"协议 {agreement.number} 没有户主应补的安置房差价")
+    if await difference_of(session, agreement.id) is not None:
+        raise Conflict(f"协议 {agreement.number} 的安置房差价已登记收取", field="on")
+    if on > today_in_china():
+        raise InvalidInput("收款日期不能晚于今天", field="on")
+    if agreement.signed_on and on < agreement.signed_on:
+        raise InvalidInput("收款日期不能早于签约日期", field="on")
+    receipt_no = receipt_no.strip()
+    if not receipt_no:
+        raise InvalidInput("请填写收据号或银行流水号", field="receipt_no")
+    if len(receipt_no) > 100:
+        raise InvalidInput("收据号或银行流水号最多 100 字", field="receipt_no")
+    tx = await ledger.post(
+        session,
+        actor,
+        county_code=agreement.county_code,
+        kind="difference",
+        memo=f"协议 {agreement.number} 户主补交安置房差价（{receipt_no}）",
+        posted_on=on,
+        entries=[
+            Entry(ledger_rules.comp_bank_code(agreement.project_id), debit=owed),
+            Entry(ledger_rules.comp_fund_code(agreement.project_id), credit=owed),
+        ],
+        accounts=await ledger.project_accounts(session, agreement.project_id),
+    )
+    receipt = DifferenceReceipt(
+        agreement_id=agreement.id,
+        household_id=agreement.household_id,
+        project_id=agreement.project_id,
+        county_code=agreement.county_code,
+        area_path=agreement.area_path,
+        amount=owed,
+        received_on=on,
+        receipt_no=receipt_no,
+        tx_id=tx.id,
+        recorded_by=actor.user_id,
+    )
+    session.add(receipt)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "agreement.difference",
+        "agreement",
+        agreement.id,
+        after={
+            "number": agreement.number,
+            "amount": fen_to_yuan(owed),
+            "received_on": on.isoformat(),
+            "receipt_no": receipt_no,
+            "transaction": tx.id,
+        },
+        household_id=agreement.household_id,
+        county_code=agreement.county_code,
+    )
+    return receipt

@@ -306,3 +306,32 @@ class CompensationTranche(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class DifferenceReceipt(Base):
+    """安置房差价收款: the household paid what its agreement says it owes for its flats (the flats cost more than its
+    compensation: the agreement's ``net_payable`` is negative). Once per agreement, for exactly that amount (a
+    trigger checks it against the signed agreement), posted to the project's fund (``tx_id``). Kept:
+    never changed or deleted (trigger)."""
+
+    __tablename__ = "difference_receipts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("length(btrim(receipt_no)) > 0", name="receipt_no"),
+    )
+
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("agreements.id", ondelete="RESTRICT"), primary_key=True, autoincrement=False
+    )
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    county_code: Mapped[str] = mapped_column(String(6))
+    area_path: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger, comment="金额（分）")
+    received_on: Mapped[date] = mapped_column(Date, comment="收款日期")
+    receipt_no: Mapped[str] = mapped_column(String(100), comment="收据号或银行流水号")
+    tx_id: Mapped[int] = mapped_column(
+        ForeignKey("journal_transactions.id", ondelete="RESTRICT"), comment="记账凭证"
+    )
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

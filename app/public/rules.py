@@ -76,13 +76,20 @@ def settled_on(
     vacated_on: date | None,
     tranches: Sequence[tuple[str, date | None]],
     flat_allocated_on: date | None,
+    owes_difference: bool = False,
+    difference_paid_on: date | None = None,
 ) -> date | None:
-    """安置完成: the house is handed over, every tranche still owed is paid, and — for a resettlement flat — the
-    flat is allocated. ``tranches`` are (status, paid on) for the agreement's tranches that are not cancelled;
-    the day is the last of those events."""
+    """安置完成: the house is handed over, every tranche still owed is paid, the difference the household owes
+    for its flats (安置房差价), if any, received, and — for a resettlement flat — the flat is allocated. ``tranches``
+    are (status, paid on) for the agreement's tranches that are not cancelled; the day is the last of those
+    events."""
     if vacated_on is None:
         return None
     days = [vacated_on]
+    if owes_difference:
+        if difference_paid_on is None:
+            return None
+        days.append(difference_paid_on)
     for _status, paid_on in tranches:
         if paid_on is None:
             return None

@@ -60,6 +60,7 @@ class StatusOut(BaseModel):
     signed_on: date | None
     compensation_total: str | None = Field(title="补偿总额（元）")
     net_payable: str | None = Field(title="应付净额（元；负数为应缴差价）")
+    difference_paid_on: date | None = Field(default=None, title="应缴差价的缴清日期")
     payable: str = Field(title="应付补偿款（元）")
     paid: str = Field(title="已到账（元）")
     outstanding: str = Field(title="未付（元）")
@@ -86,6 +87,7 @@ def status_out(s: service.Status) -> StatusOut:
         signed_on=s.signed_on,
         compensation_total=None if s.compensation_total is None else fen_to_yuan(s.compensation_total),
         net_payable=None if s.net_payable is None else fen_to_yuan(s.net_payable),
+        difference_paid_on=s.difference_paid_on,
         payable=fen_to_yuan(s.committed),
         paid=fen_to_yuan(s.paid),
         outstanding=fen_to_yuan(s.outstanding),

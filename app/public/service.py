@@ -89,6 +89,8 @@ SELECT json_build_object(
     'tranches', (SELECT coalesce(json_agg(t ORDER BY t.id), '[]') FROM t),
     'handed_over_on', (
         SELECT ho.handed_over_on FROM handovers ho JOIN g ON ho.agreement_id = g.id WHERE g.status = 'signed'),
+    'difference_paid_on', (
+        SELECT r.received_on FROM difference_receipts r JOIN g ON r.agreement_id = g.id WHERE g.status = 'signed'),
     'lines', (SELECT coalesce(json_agg(l ORDER BY l.sent_on NULLS LAST, l.tranche_id), '[]') FROM l),
     'flat', (
         SELECT json_build_object('building', bu.name, 'unit', u.number,
@@ -150,6 +152,7 @@ class Status:
     payments: list[Payment]
     flat: str | None
     pension: Pension | None
+    difference_paid_on: date | None = None  # 安置房差价 received (where net_payable < 0)
 
     @property
     def outstanding(self) -> int:
@@ -205,6 +208,7 @@ def _status(d: dict[str, Any], today: date) -> Status:
         d.get("handed_over_on")
     )
     flat = d["flat"]
+    difference_paid_on = _day(d.get("difference_paid_on"))
     option_kind = assessment.get("option_kind")
     reached: dict[str, date | None] = {
         "surveyed": _day(d["surveyed_on"]),
@@ -219,6 +223,8 @@ def _status(d: dict[str, Any], today: date) -> Status:
             vacated_on=vacated_on,
             tranches=[(t["status"], paid_on[t["id"]]) for t in tranches],
             flat_allocated_on=_day(flat["on"]) if flat else None,
+            owes_difference=int(agreement.get("net_payable") or 0) < 0,
+            difference_paid_on=difference_paid_on,
         )
         if signed
         else None
@@ -241,6 +247,7 @@ def _status(d: dict[str, Any], today: date) -> Status:
         payments=payments,
         flat=f"{flat['building']} {flat['unit']}" if flat else None,
         pension=_pension(d) if d["enrollment"] else None,
+        difference_paid_on=difference_paid_on if signed else None,
     )
 
 

@@ -5,7 +5,6 @@ page."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -16,9 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements import service
-from app.agreements.models import Agreement
 from app.audit.models import AuditEvent
-from app.auth.policy import SYSTEM
 from app.compensation import service as compensation
 from app.compensation.schemas import SurveySave
 from app.core.errors import Conflict, InvalidInput
@@ -28,44 +25,10 @@ from app.households.models import Member
 from app.households.service import id_cipher
 from app.plans.schemas import demo_params
 from app.public.service import find_status, lookup_digest
-from tests.flats.factories import World, make_household, make_project, principal, user_id
+from tests.flats.factories import make_household, make_project, principal, sign_through_service
 from tests.web.pages import csrf_from, login
 
 Pin = Callable[[datetime], None]
-PDF = b"%PDF-1.4\n% handover test\n%%EOF\n"
-SIGNED = date(2022, 9, 20)
-
-
-async def _signed(db: AsyncSession, world: World, household_id: int, n: int) -> Agreement:
-    """The household's approved assessment on a notice (ended long ago), a draft agreement, signed."""
-    cw = await user_id(db, "cw_a")
-    assessment_id = await db.scalar(
-        text("SELECT id FROM assessments WHERE household_id = :h AND status = 'approved'"),
-        {"h": household_id},
-    )
-    draft = Agreement(
-        number=f"{world.project.code}-V0-{n:04d}",
-        project_id=world.project.id,
-        village_id=world.village_id,
-        household_id=household_id,
-        assessment_id=assessment_id,
-        county_code="410727",
-        area_path=(
-            await db.scalar(text("SELECT area_path FROM households WHERE id = :h"), {"h": household_id})
-        ),
-        status="draft",
-        template_version="test",
-        snapshot={},
-        pdf=PDF,
-        pdf_sha256=hashlib.sha256(PDF).digest(),
-        net_payable=await db.scalar(
-            text("SELECT net_payable FROM assessments WHERE id = :a"), {"a": assessment_id}
-        ),
-        created_by=cw,
-    )
-    db.add(draft)
-    await db.flush()
-    return await service.sign(db, SYSTEM, draft.id, SIGNED)
 
 
 async def _vacated(db: AsyncSession, village_id: int) -> int:
@@ -88,8 +51,8 @@ async def test_handover_without_payment(
             db, cw, household_id, SurveySave(persons=1, surveyed_on=date(2022, 8, 1))
         )
     await service.create_notice(db, cw, world.project.id, world.village_id, started_on=date(2022, 9, 1))
-    agreement = await _signed(db, world, owing, 1)
-    cash = await _signed(db, world, paid, 2)
+    agreement = await sign_through_service(db, world, owing, 1)
+    cash = await sign_through_service(db, world, paid, 2)
     assert not await service.pays_on_handover(db, agreement.id)
     assert await service.pays_on_handover(db, cash.id)
 
@@ -138,7 +101,10 @@ async def test_handover_without_payment(
 
     assert await _vacated(db, world.village_id) == vacated_before + 1
     said = await progress.next_step(db, cw, owing, members)
-    assert "2022年10月1日腾房交付。下一步：按公布的选房顺序分配安置房。" in said
+    assert (
+        "2022年10月1日腾房交付。下一步：户主补交安置房差价 50,000.00 元，由财政局在“协议”页登记收款；"
+        "按公布的选房顺序分配安置房。"
+    ) in said
     event = await db.scalar(
         select(AuditEvent).where(
             AuditEvent.action == "agreement.handover", AuditEvent.entity_id == str(agreement.id)

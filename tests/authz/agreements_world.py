@@ -13,7 +13,8 @@ the models and tests/flats/factories.py, valid for every database constraint):
 * ``signed_agreement``: the same household's agreement signed through the service (tranches created, payable
   posted), for recording a tranche's condition;
 * ``handover_agreement``: a fourth household's agreement, signed through the service, for flats whose price takes
-  the whole compensation (nothing is paid on the handover), for recording the handover on its own.
+  the whole compensation and more (nothing is paid on the handover, the household owes the difference), for
+  recording the handover on its own and the receipt of the difference.
 
 The households' heads are named 矩阵… so that nothing here touches the seeded households or gives them away.
 """
@@ -71,9 +72,9 @@ async def _case(db: AsyncSession, village: str) -> dict[str, Any]:
             ("矩阵签约户", "approved"),
         )
     ]
-    # 500 ㎡ of flats at 1,000.00 yuan: the whole 500,000.00 of compensation (make_household)
+    # 550 ㎡ of flats at 1,000.00 yuan: the whole 500,000.00 of compensation (make_household) and 50,000.00 more
     owing = await make_household(
-        db, project, head="矩阵交房户", flats=("250.00", "250.00"), signed=False, village=village
+        db, project, head="矩阵交房户", flats=("300.00", "250.00"), signed=False, village=village
     )
     pending = await _assessment(db, submitted)
     village_id = SEED.areas[village]

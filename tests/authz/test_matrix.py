@@ -1360,6 +1360,15 @@ _ROUTES = [
         kinds={"agreement_id": "handover_agreement"},
         changes=True,
     ),
+    # The same agreement: its flats cost more than its compensation, the household owes the difference.
+    web(
+        "POST",
+        "/agreements/{agreement_id}/difference",
+        Perm.LEDGER_POST,
+        body=lambda aim: {"difference_on": "2024-01-02", "receipt_no": "矩阵收据"},
+        kinds={"agreement_id": "handover_agreement"},
+        changes=True,
+    ),
     api("GET", "/villages/{village_id}/households", R, check=check_listed),
     api(
         "POST",

@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.agreements import service as agreements
 from app.agreements.models import Agreement
 from app.auth import service as auth
 from app.auth.models import User
@@ -210,3 +211,38 @@ async def make_building(
 
 
 STANDARD_UNITS = [("101", 1, "75.00"), ("102", 1, "90.00"), ("103", 1, "110.00"), ("201", 2, "90.00")]
+
+
+async def sign_through_service(
+    db: AsyncSession, world: World, household_id: int, n: int, on: date = date(2022, 9, 20)
+) -> Agreement:
+    """A draft agreement of the household's approved assessment (on a notice that ended before ``on``), inserted
+    as a row, then signed on ``on`` through the service (its tranches and payable posted as at signing)."""
+    cw = await user_id(db, "cw_a")
+    assessment_id = await db.scalar(
+        text("SELECT id FROM assessments WHERE household_id = :h AND status = 'approved'"),
+        {"h": household_id},
+    )
+    draft = Agreement(
+        number=f"{world.project.code}-V0-{n:04d}",
+        project_id=world.project.id,
+        village_id=world.village_id,
+        household_id=household_id,
+        assessment_id=assessment_id,
+        county_code="410727",
+        area_path=(
+            await db.scalar(text("SELECT area_path FROM households WHERE id = :h"), {"h": household_id})
+        ),
+        status="draft",
+        template_version="test",
+        snapshot={},
+        pdf=PDF,
+        pdf_sha256=hashlib.sha256(PDF).digest(),
+        net_payable=await db.scalar(
+            text("SELECT net_payable FROM assessments WHERE id = :a"), {"a": assessment_id}
+        ),
+        created_by=cw,
+    )
+    db.add(draft)
+    await db.flush()
+    return await agreements.sign(db, SYSTEM, draft.id, on)

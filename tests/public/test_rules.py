@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from app.public import rules
@@ -38,6 +39,12 @@ def test_settled_needs_handover_every_tranche_paid_and_the_flat() -> None:
     assert rules.settled_on(
         option_kind=flat, vacated_on=D, tranches=[], flat_allocated_on=date(2024, 1, 9)
     ) == date(2024, 1, 9)
+    # a household that owes the difference for its flats is settled when it has paid it
+    owes = functools.partial(
+        rules.settled_on, option_kind=flat, vacated_on=D, tranches=[], flat_allocated_on=date(2024, 1, 9)
+    )
+    assert owes(owes_difference=True) is None
+    assert owes(owes_difference=True, difference_paid_on=date(2024, 2, 1)) == date(2024, 2, 1)
 
 
 def test_payment_and_month_states() -> None:
