@@ -13,7 +13,8 @@ Definitions (what the pages and the PDF say under each figure):
   recorded; assessed = an approved assessment; noticed = that approved assessment is on a public notice; signed = a
   signed (not voided) agreement; vacated = its 腾房交付验收 is recorded (the vacate tranche became due; a handover
   record where nothing is paid on it); settled = vacated, every tranche of the agreement paid by the bank, the
-  difference the household owes for its flats (安置房差价) received, and — for the flat option — a flat allocated. A household counts at the furthest stage reached; people are its registered members (在册).
+  difference the household owes for its flats (安置房差价) received, and — for the flat option — a flat allocated.
+  A household counts at the furthest stage reached; people are its registered members (在册).
 * agreements signed per week: signed (not voided) agreements by signing date.
 * committed: what signed agreements owe households (their tranches, as posted to the ledger at signing); paid:
   the bank's paid outcomes of compensation lines; outstanding = committed − paid, split into due (condition met,

@@ -26,9 +26,10 @@ from app.core.params import INT_MAX
 from app.households import service as households
 from app.ledger import service
 from app.ledger.models import ACCOUNT_KINDS
+from app.payments import compensation
 from app.payments import service as payments
 from app.roster import exports
-from app.web.forms import FormState, attempt, pager, read_date, read_form
+from app.web.forms import FormState, attempt, clamp_page, pager, read_date, read_form
 from app.web.templating import flash, render
 
 router = APIRouter()
@@ -389,6 +390,52 @@ async def _statement_page(
             ),
         },
         status_code=status_code,
+    )
+
+
+DIFFERENCES_PAGE = 50
+DiffPageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
+OpenQuery = Annotated[str | None, Query(max_length=1, title="只列未收取的（1）")]
+
+
+@router.get("/ledger/differences")
+async def differences(
+    request: Request,
+    session: Session,
+    principal: WebPrincipal,
+    open: OpenQuery = None,
+    page: DiffPageQuery = 1,
+) -> HTMLResponse:
+    """安置房差价: the households that owe the difference for their flats, what each owes and whether it was
+    received (the outstanding ones first), with the totals; each row leads to the household's 协议 tab where
+    finance records the receipt."""
+    open_only = open == "1"
+
+    async def read(n: int) -> tuple[list[compensation.DifferenceRow], compensation.DifferenceTotals, int]:
+        return await compensation.differences(
+            session, principal, open_only=open_only, offset=(n - 1) * DIFFERENCES_PAGE, limit=DIFFERENCES_PAGE
+        )
+
+    rows, totals, shown = await read(page)
+    if page != clamp_page(page, shown, DIFFERENCES_PAGE):  # past the end (the list shrank meanwhile)
+        page = clamp_page(page, shown, DIFFERENCES_PAGE)
+        rows, totals, shown = await read(page)
+    return render(
+        request,
+        "ledger/differences.html",
+        {
+            "nav": "ledger",
+            "rows": rows,
+            "totals": totals,
+            "open_only": open_only,
+            "pager": pager(
+                "/ledger/differences",
+                {"open": "1" if open_only else ""},
+                page=page,
+                total=shown,
+                page_size=DIFFERENCES_PAGE,
+            ),
+        },
     )
 
 

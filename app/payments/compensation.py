@@ -16,8 +16,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements.models import Agreement
+from app.areas.models import Area
 from app.audit import service as audit
-from app.auth.policy import Perm, Principal, authorize, require
+from app.auth.policy import Perm, Principal, authorize, require, scope_clause
 from app.compensation.models import Assessment, AssessmentLine
 from app.core.clock import today_in_china
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -351,3 +352,96 @@ async def record_difference(
         county_code=agreement.county_code,
     )
     return receipt
+
+
+@dataclass(frozen=True, slots=True)
+class DifferenceRow:
+    agreement_id: int
+    household_id: int
+    number: str
+    village: str
+    register_no: str
+    head_name: str | None
+    signed_on: date | None
+    owed: int
+    received_on: date | None
+    receipt_no: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DifferenceTotals:
+    households: int
+    owed: int
+    received_households: int
+    received: int
+
+    @property
+    def outstanding(self) -> int:
+        return self.owed - self.received
+
+
+async def differences(
+    session: AsyncSession, principal: Principal, *, open_only: bool = False, offset: int = 0, limit: int = 50
+) -> tuple[list[DifferenceRow], DifferenceTotals, int]:
+    """安置房差价 of the caller's areas: every signed agreement whose household owes the difference for its
+    flats, with its receipt if recorded — the outstanding ones first, then by agreement number; ``open_only``:
+    the outstanding ones only. Returns (rows of the page, totals over all of them, how many the list has)."""
+    require(principal, Perm.LEDGER_READ)
+    owing = (
+        Agreement.status == "signed",
+        Agreement.net_payable < 0,
+        scope_clause(principal, Agreement.area_path),
+    )
+    received = DifferenceReceipt.agreement_id.is_not(None)
+    totals = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(-Agreement.net_payable), 0),
+                func.count(DifferenceReceipt.agreement_id),
+                func.coalesce(func.sum(DifferenceReceipt.amount), 0),
+            )
+            .select_from(Agreement)
+            .outerjoin(DifferenceReceipt, DifferenceReceipt.agreement_id == Agreement.id)
+            .where(*owing)
+        )
+    ).one()
+    summary = DifferenceTotals(int(totals[0]), int(totals[1]), int(totals[2]), int(totals[3]))
+    head = (
+        select(Member.name)
+        .where(Member.household_id == Household.id, Member.relation == "head", Member.status == "registered")
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(Agreement, Area.name, Household.register_no, head, DifferenceReceipt)
+        .join(Household, Household.id == Agreement.household_id)
+        .join(Area, Area.id == Agreement.village_id)
+        .outerjoin(DifferenceReceipt, DifferenceReceipt.agreement_id == Agreement.id)
+        .where(*owing)
+    )
+    if open_only:
+        query = query.where(~received)
+    shown = summary.households - summary.received_households if open_only else summary.households
+    rows = (
+        await session.execute(query.order_by(received, Agreement.number).offset(offset).limit(limit))
+    ).all()
+    return (
+        [
+            DifferenceRow(
+                agreement_id=g.id,
+                household_id=g.household_id,
+                number=g.number,
+                village=village,
+                register_no=register_no,
+                head_name=head_name,
+                signed_on=g.signed_on,
+                owed=-g.net_payable,
+                received_on=r.received_on if r is not None else None,
+                receipt_no=r.receipt_no if r is not None else None,
+            )
+            for g, village, register_no, head_name, r in rows
+        ],
+        summary,
+        shown,
+    )

@@ -1299,6 +1299,7 @@ _ROUTES = [
         changes=True,
     ),
     web("GET", "/ledger", LEDGER_R),
+    web("GET", "/ledger/differences", LEDGER_R),
     web(
         "POST",
         "/ledger/deposit",

@@ -1,5 +1,5 @@
 """安置房差价: a household whose flats cost more than its compensation owes the difference; finance records its
-receipt once, for exactly that amount, into the project's fund (bank debit, fund credit, the trial balance still 0);
+receipt once, for exactly that amount, into the project's fund (its list of what households owe says so) (bank debit, fund credit, the trial balance still 0);
 until then the 下一步 hint names it and the household is not settled; a receipt blocks voiding; the row is kept and
 a wrong amount is refused by the database itself. Over the service and the page."""
 
@@ -141,6 +141,14 @@ async def test_the_difference_is_received_once_into_the_fund(
     assert f'action="/agreements/{agreement.id}/difference"' not in page.text
     assert "由财政局在这里登记收款" in page.text
     client = await browser("fin")
+    # finance's list of what households owe: this one, outstanding, and nothing received yet
+    listed = await client.get("/ledger/differences?open=1")
+    assert listed.status_code == 200
+    assert f'<a href="/households/{owing}/agreements#difference">{agreement.number}</a>' in listed.text
+    assert "<dt>尚未收取</dt><dd><strong>1 户，50,000.00 元</strong>" in listed.text
+    rows, totals, shown = await payables.differences(db, fin, open_only=True)
+    assert [r.agreement_id for r in rows] == [ids["a"]] and shown == 1
+    assert (totals.households, totals.owed, totals.received, totals.outstanding) == (1, OWED, 0, OWED)
     page = await client.get(f"/households/{owing}/agreements")
     assert f'action="/agreements/{agreement.id}/difference"' in page.text
     token = csrf_from(page.text)
@@ -190,6 +198,11 @@ async def test_the_difference_is_received_once_into_the_fund(
         "2022年9月25日腾房交付；安置房差价已收取，安置房已分配：本户安置已完成。"
     )
 
+    listed = await client.get("/ledger/differences?open=1")
+    assert "没有尚未收取的安置房差价。" in listed.text
+    listed = await client.get("/ledger/differences")
+    assert "2022年10月1日 已收取（SJ-2022-001）" in listed.text
+    assert "<dt>已收取</dt><dd>1 户，50,000.00 元</dd>" in listed.text
     after = await _lookup(db, owing)  # the resident's page
     assert after.difference_paid_on == date(2022, 10, 1) and _step(after, "settled").done
 
