@@ -22,6 +22,7 @@ from app.core.params import BIGINT_MAX, INT_MAX, HouseholdId, VillageId
 from app.flats import rules, service
 from app.flats.schemas import AllocateForm, BuildingIn, LotteryIn, ReleaseIn, UnitIn, UnitsBulkIn
 from app.households.views import household_frame
+from app.payments import compensation as payables
 from app.web.forms import FormState, attempt, read_form, validate
 from app.web.templating import flash, render
 
@@ -196,6 +197,7 @@ class OrderSection:
     choices: list[tuple[int, str]]
     lottery_form: FormState
     allocate_form: FormState
+    unpaid_difference: int = 0  # what the household whose turn it is still owes for its flats (fen)
 
 
 async def _order_page(
@@ -218,7 +220,11 @@ async def _order_page(
     for view in await service.orders_of_village(session, principal, village_id):
         current = view.current
         choices: list[tuple[int, str]] = []
+        unpaid = 0
         if current is not None and principal.can(Perm.FLATS_ALLOCATE):
+            unpaid = await payables.unpaid_difference(
+                session, current.household.household_id, view.project.id
+            )
             for unit, building_name in await service.available_units(session, view.project.id, current.left):
                 choices.append(
                     (
@@ -233,6 +239,7 @@ async def _order_page(
                 choices,
                 (lottery_form if mine and lottery_form else FormState.of(LOTTERY_FIELDS)),
                 (allocate_form if mine and allocate_form else FormState.of(ALLOCATE_FIELDS)),
+                unpaid,
             )
         )
     return render(

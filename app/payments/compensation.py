@@ -283,6 +283,23 @@ async def difference_of(session: AsyncSession, agreement_id: int) -> DifferenceR
     return await session.get(DifferenceReceipt, agreement_id)
 
 
+async def unpaid_difference(session: AsyncSession, household_id: int, project_id: int) -> int:
+    """What the household still owes for its flats under its signed agreement in the project (fen; 0 when it owes
+    nothing or has paid it). The agreement says it is paid before the flats are chosen (选房前缴清)."""
+    found = await session.scalar(
+        select(-Agreement.net_payable).where(
+            Agreement.household_id == household_id,
+            Agreement.project_id == project_id,
+            Agreement.status == "signed",
+            Agreement.net_payable < 0,
+            ~select(DifferenceReceipt.agreement_id)
+            .where(DifferenceReceipt.agreement_id == Agreement.id)
+            .exists(),
+        )
+    )
+    return int(found or 0)
+
+
 async def record_difference(
     session: AsyncSession, actor: Principal, agreement_id: int, *, on: date, receipt_no: str
 ) -> DifferenceReceipt:

@@ -103,6 +103,10 @@ async def test_the_difference_is_received_once_into_the_fund(
     # handed over and its flats allocated: only the difference stands between it and 已结案
     await agreements.record_handover(db, cw, agreement.id, on=date(2022, 9, 25), note="YS-1")
     await make_building(db, world, "1号楼", [("301", 3, "300.00"), ("302", 3, "250.00")])
+    # its turn to choose: the 选房 page reminds the caseworker that the agreement wants the difference paid first
+    assert await payables.unpaid_difference(db, owing, world.project.id) == OWED
+    order = await (await browser("cw_a")).get(f"/villages/{world.village_id}/flats")
+    assert "按协议，该户应在选房前缴清安置房差价 50,000.00 元，财政局尚未登记收款" in order.text
     for number in ("301", "302"):
         await flats.allocate(db, cw, world.units[f"1号楼 {number}"].id, owing)
     members = (await db.scalars(select(Member).where(Member.household_id == owing))).all()
@@ -200,6 +204,7 @@ async def test_the_difference_is_received_once_into_the_fund(
 
     listed = await client.get("/ledger/differences?open=1")
     assert "没有尚未收取的安置房差价。" in listed.text
+    assert await payables.unpaid_difference(db, owing, world.project.id) == 0
     listed = await client.get("/ledger/differences")
     assert "2022年10月1日 已收取（SJ-2022-001）" in listed.text
     assert "<dt>已收取</dt><dd>1 户，50,000.00 元</dd>" in listed.text
