@@ -175,7 +175,11 @@ CONDITIONS: dict[str, Condition] = {
 CONDITION_FIELDS = ("on", "note", "bank_name", "account_number")
 HANDOVER_LABELS = {"handover_on": "验收日期", "handover_note": "验收单号"}
 HANDOVER_FIELDS = tuple(HANDOVER_LABELS)
-DIFFERENCE_LABELS = {"difference_on": "收款日期", "receipt_no": "收据号或银行流水号"}
+DIFFERENCE_LABELS = {
+    "difference_on": "收款日期",
+    "receipt_no": "收据号或银行流水号",
+    "difference_confirm": "确认",
+}
 DIFFERENCE_FIELDS = tuple(DIFFERENCE_LABELS)
 
 
@@ -538,6 +542,8 @@ async def difference(
         state.add("receipt_no", "请填写收据号或银行流水号")
     elif len(receipt_no) > 100:
         state.add("receipt_no", "收据号或银行流水号最多 100 字")
+    if state.value("difference_confirm") != "1":
+        state.add("difference_confirm", "请先勾选确认：已核对银行到账凭证或收据")
     if not state.invalid and on is not None:
         when = on
         recorded = await attempt(

@@ -1366,7 +1366,7 @@ _ROUTES = [
         "POST",
         "/agreements/{agreement_id}/difference",
         Perm.LEDGER_POST,
-        body=lambda aim: {"difference_on": "2024-01-02", "receipt_no": "矩阵收据"},
+        body=lambda aim: {"difference_on": "2024-01-02", "receipt_no": "矩阵收据", "difference_confirm": "1"},
         kinds={"agreement_id": "handover_agreement"},
         changes=True,
     ),

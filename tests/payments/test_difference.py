@@ -158,18 +158,38 @@ async def test_the_difference_is_received_once_into_the_fund(
     token = csrf_from(page.text)
     r = await client.post(
         f"/agreements/{agreement.id}/difference",
-        data={"csrf_token": token, "difference_on": "2022-10-01", "receipt_no": ""},
+        data={
+            "csrf_token": token,
+            "difference_on": "2022-10-01",
+            "receipt_no": "",
+            "difference_confirm": "1",
+        },
     )
     assert r.status_code == 422 and "请填写收据号或银行流水号" in r.text
     r = await client.post(
         f"/agreements/{agreement.id}/difference",
-        data={"csrf_token": token, "difference_on": "2022-10-12", "receipt_no": "SJ-2022-001"},
+        data={
+            "csrf_token": token,
+            "difference_on": "2022-10-12",
+            "receipt_no": "SJ-2022-001",
+            "difference_confirm": "1",
+        },
     )
     assert r.status_code == 422 and "收款日期不能晚于今天" in r.text
-    assert await payables.difference_of(db, agreement.id) is None  # nothing half-saved
     r = await client.post(
         f"/agreements/{agreement.id}/difference",
         data={"csrf_token": token, "difference_on": "2022-10-01", "receipt_no": "SJ-2022-001"},
+    )
+    assert r.status_code == 422 and "请先勾选确认：已核对银行到账凭证或收据" in r.text
+    assert await payables.difference_of(db, agreement.id) is None  # nothing half-saved
+    r = await client.post(
+        f"/agreements/{agreement.id}/difference",
+        data={
+            "csrf_token": token,
+            "difference_on": "2022-10-01",
+            "receipt_no": "SJ-2022-001",
+            "difference_confirm": "1",
+        },
     )
     assert r.status_code == 303 and r.headers["location"].endswith(
         f"/households/{owing}/agreements#difference"
