@@ -396,6 +396,7 @@ async def _statement_page(
 DIFFERENCES_PAGE = 50
 DiffPageQuery = Annotated[int, Query(ge=1, le=100_000, title="页码")]
 OpenQuery = Annotated[str | None, Query(max_length=1, title="只列未收取的（1）")]
+SearchQuery = Annotated[str | None, Query(max_length=40, title="协议编号、户口簿编号或户主姓名")]
 
 
 @router.get("/ledger/differences")
@@ -404,16 +405,23 @@ async def differences(
     session: Session,
     principal: WebPrincipal,
     open: OpenQuery = None,
+    q: SearchQuery = None,
     page: DiffPageQuery = 1,
 ) -> HTMLResponse:
     """安置房差价: the households that owe the difference for their flats, what each owes and whether it was
     received (the outstanding ones first), with the totals; each row leads to the household's 协议 tab where
     finance records the receipt."""
     open_only = open == "1"
+    search = (q or "").strip()
 
     async def read(n: int) -> tuple[list[compensation.DifferenceRow], compensation.DifferenceTotals, int]:
         return await compensation.differences(
-            session, principal, open_only=open_only, offset=(n - 1) * DIFFERENCES_PAGE, limit=DIFFERENCES_PAGE
+            session,
+            principal,
+            open_only=open_only,
+            search=search,
+            offset=(n - 1) * DIFFERENCES_PAGE,
+            limit=DIFFERENCES_PAGE,
         )
 
     rows, totals, shown = await read(page)
@@ -428,9 +436,10 @@ async def differences(
             "rows": rows,
             "totals": totals,
             "open_only": open_only,
+            "search": search,
             "pager": pager(
                 "/ledger/differences",
-                {"open": "1" if open_only else ""},
+                {"open": "1" if open_only else "", "q": search},
                 page=page,
                 total=shown,
                 page_size=DIFFERENCES_PAGE,

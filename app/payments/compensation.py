@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements.models import Agreement
@@ -23,6 +23,7 @@ from app.compensation.models import Assessment, AssessmentLine
 from app.core.clock import today_in_china
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.money import fen_to_yuan
+from app.core.text import like_fragment
 from app.households.models import Household, Member
 from app.ledger import rules as ledger_rules
 from app.ledger import service as ledger
@@ -398,11 +399,18 @@ class DifferenceTotals:
 
 
 async def differences(
-    session: AsyncSession, principal: Principal, *, open_only: bool = False, offset: int = 0, limit: int = 50
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    open_only: bool = False,
+    search: str = "",
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[list[DifferenceRow], DifferenceTotals, int]:
     """安置房差价 of the caller's areas: every signed agreement whose household owes the difference for its
     flats, with its receipt if recorded — the outstanding ones first, then by agreement number; ``open_only``:
-    the outstanding ones only. Returns (rows of the page, totals over all of them, how many the list has)."""
+    the outstanding ones only; ``search``: part of the agreement number, the 户口簿编号 or the head's name.
+    Returns (rows of the page, totals over all of them, how many the list has)."""
     require(principal, Perm.LEDGER_READ)
     owing = (
         Agreement.status == "signed",
@@ -440,6 +448,17 @@ async def differences(
     if open_only:
         query = query.where(~received)
     shown = summary.households - summary.received_households if open_only else summary.households
+    search = search.strip()
+    if search:
+        pattern = like_fragment(search)
+        query = query.where(
+            or_(
+                Agreement.number.ilike(pattern),
+                Household.register_no.ilike(pattern),
+                head.ilike(pattern),
+            )
+        )
+        shown = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = (
         await session.execute(query.order_by(received, Agreement.number).offset(offset).limit(limit))
     ).all()

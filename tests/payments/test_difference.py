@@ -152,6 +152,16 @@ async def test_the_difference_is_received_once_into_the_fund(
     assert "<dt>尚未收取</dt><dd><strong>1 户，50,000.00 元</strong>" in listed.text
     rows, totals, shown = await payables.differences(db, fin, open_only=True)
     assert [r.agreement_id for r in rows] == [ids["a"]] and shown == 1
+    for found, wanted in (
+        ("差价甲", 1),
+        ("V0-0001", 1),
+        ("差价乙", 0),
+        ("50%", 0),
+    ):  # by head, number; no match
+        rows, _totals, shown = await payables.differences(db, fin, search=found)
+        assert (len(rows), shown) == (wanted, wanted), found
+    searched = await client.get("/ledger/differences", params={"q": "差价乙"})
+    assert "没有符合“差价乙”的协议。" in searched.text
     assert (totals.households, totals.owed, totals.received, totals.outstanding) == (1, OWED, 0, OWED)
     page = await client.get(f"/households/{owing}/agreements")
     assert f'action="/agreements/{agreement.id}/difference"' in page.text
