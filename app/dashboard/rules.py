@@ -113,10 +113,17 @@ class MoneyStatus:
     paid: int
     due: int
     awaiting: int
+    # 安置房差价: what households whose flats cost more than their compensation owe, and what finance has received
+    difference_owed: int = 0
+    difference_received: int = 0
 
     @property
     def outstanding(self) -> int:
         return self.committed - self.paid
+
+    @property
+    def difference_outstanding(self) -> int:
+        return self.difference_owed - self.difference_received
 
     @property
     def consistent(self) -> bool:

@@ -18,7 +18,8 @@ Definitions (what the pages and the PDF say under each figure):
 * agreements signed per week: signed (not voided) agreements by signing date.
 * committed: what signed agreements owe households (their tranches, as posted to the ledger at signing); paid:
   the bank's paid outcomes of compensation lines; outstanding = committed − paid, split into due (condition met,
-  not yet paid, including money with the bank) and awaiting its condition.
+  not yet paid, including money with the bank) and awaiting its condition. The other way: what households owe
+  for flats costing more than their compensation (安置房差价, signed agreements) and what of it was received.
 * pensioners: enrollments (参保); drawing = alive and their pension month has come; paid = the bank's paid
   outcomes of pension lines, plus the months the register records as paid outside a batch (paid before the
   system took over, 历史发放: ``pension_months.status = 'paid'``; a month paid through a batch stays ``claimed``
@@ -398,6 +399,29 @@ async def _owed(session: AsyncSession, scope: Scope) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+async def _differences(session: AsyncSession, scope: Scope) -> tuple[int, int]:
+    """(owed, received) in fen: the difference households owe for their flats under signed agreements (安置房差价)
+    and what of it finance has recorded as received."""
+    hh = _households(scope)
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(-Agreement.net_payable), 0),
+                func.coalesce(func.sum(DifferenceReceipt.amount), 0),
+            )
+            .select_from(Agreement)
+            .join(hh, hh.c.id == Agreement.household_id)
+            .outerjoin(DifferenceReceipt, DifferenceReceipt.agreement_id == Agreement.id)
+            .where(
+                Agreement.status == "signed",
+                Agreement.net_payable < 0,
+                _of_project(scope, Agreement.project_id),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 @dataclass(frozen=True, slots=True)
 class _Paid:
     total: int = 0
@@ -530,6 +554,7 @@ async def progress(session: AsyncSession, scope: Scope, today: date) -> Progress
     require(scope.principal, Perm.REGISTRY_READ)
     total, by_village = await _stages(session, scope)
     committed, due, awaiting = await _owed(session, scope)
+    difference_owed, difference_received = await _differences(session, scope)
     comp = (await _paid(session, scope, today)).get("compensation", _Paid())
     pension = await _pension_paid(session, scope, today)
     enrolled, deceased, drawing = await _enrolled(session, scope, today)
@@ -544,7 +569,14 @@ async def progress(session: AsyncSession, scope: Scope, today: date) -> Progress
         today=today,
         stages=rules.stage_rows(total),
         weeks=await _weeks(session, scope, today),
-        money=MoneyStatus(committed=committed, paid=comp.total, due=due, awaiting=awaiting),
+        money=MoneyStatus(
+            committed=committed,
+            paid=comp.total,
+            due=due,
+            awaiting=awaiting,
+            difference_owed=difference_owed,
+            difference_received=difference_received,
+        ),
         compensation_paid_month=comp.month,
         pensions=Pensions(
             enrolled=enrolled,

@@ -114,6 +114,9 @@ async def test_the_difference_is_received_once_into_the_fund(
         "2022年9月25日腾房交付。下一步：户主补交安置房差价 50,000.00 元，由财政局在“协议”页登记收款。"
     )
     settled_before = (await _reached(db, world.village_id))["settled"]
+    scope = await dashboard.village_scope(db, fin, world.village_id)
+    money = (await dashboard.progress(db, scope, date(2022, 10, 10))).money
+    assert (money.difference_owed, money.difference_received) == (OWED, 0)
     before = await _lookup(db, owing)
     assert before.difference_paid_on is None and not _step(before, "settled").done
 
@@ -226,7 +229,15 @@ async def test_the_difference_is_received_once_into_the_fund(
     )
     assert event is not None and (event.after or {})["receipt_no"] == "SJ-2022-001"
 
-    # now settled, as the hint says
+    # now settled, as the hint says; the dashboard counts the money received
+    scope = await dashboard.village_scope(db, fin, world.village_id)  # read again: the pages expired the rows
+    money = (await dashboard.progress(db, scope, date(2022, 10, 10))).money
+    assert (money.difference_owed, money.difference_received, money.difference_outstanding) == (OWED, OWED, 0)
+    board = await client.get("/dashboard")
+    assert (
+        '<tr id="money-difference-received"><td>其中：已收取</td><td class="num">50,000.00 元</td>'
+        in board.text
+    )
     assert (await _reached(db, world.village_id))["settled"] == settled_before + 1
     assert (await progress.next_step(db, cw, owing, members)).endswith(
         "2022年9月25日腾房交付；安置房差价已收取，安置房已分配：本户安置已完成。"
