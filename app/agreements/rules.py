@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from app.core.clock import format_date_cn
+from app.core.errors import InvalidInput
 from app.core.money import format_yuan, to_chinese_capital
 
 # Compensation is paid within this many days after the house is vacated and handed over (腾房交付验收).
@@ -177,3 +178,29 @@ def payment_clauses(
             f"（{to_chinese_capital(owed)}）。"
         )
     return clauses
+
+
+def checked_record(
+    on: date,
+    note: str,
+    *,
+    signed_on: date | None,
+    today: date,
+    labels: tuple[str, str],
+    note_field: str = "note",
+    max_len: int = 200,
+) -> str:
+    """What is recorded against a signed agreement once it happened (腾房交付验收, 差价收款): its date, neither
+    after today nor before the signing, and its document number (``labels``: the date's and the number's names),
+    stripped, present and at most ``max_len`` characters — which is returned."""
+    date_label, note_label = labels
+    if on > today:
+        raise InvalidInput(f"{date_label}不能晚于今天", field="on")
+    if signed_on and on < signed_on:
+        raise InvalidInput(f"{date_label}不能早于签约日期", field="on")
+    note = note.strip()
+    if not note:
+        raise InvalidInput(f"请填写{note_label}", field=note_field)
+    if len(note) > max_len:
+        raise InvalidInput(f"{note_label}最多 {max_len} 字", field=note_field)
+    return note

@@ -894,15 +894,9 @@ async def record_handover(
         )
     if await handover_of(session, agreement.id) is not None:
         raise Conflict(f"协议 {agreement.number} 的腾房交付验收已登记", field="on")
-    if on > today_in_china():
-        raise InvalidInput("验收日期不能晚于今天", field="on")
-    if agreement.signed_on and on < agreement.signed_on:
-        raise InvalidInput("验收日期不能早于签约日期", field="on")
-    note = note.strip()
-    if not note:
-        raise InvalidInput("请填写验收单号", field="note")
-    if len(note) > 200:
-        raise InvalidInput("验收单号最多 200 字", field="note")
+    note = rules.checked_record(
+        on, note, signed_on=agreement.signed_on, today=today_in_china(), labels=("验收日期", "验收单号")
+    )
     handover = Handover(
         agreement_id=agreement.id,
         household_id=agreement.household_id,

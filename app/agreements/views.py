@@ -414,10 +414,10 @@ async def agreement_void(
 
 
 def _date_and_note(
-    state: FormState, on_field: tuple[str, str], note_field: tuple[str, str]
+    state: FormState, on_field: tuple[str, str], note_field: tuple[str, str], max_len: int = 200
 ) -> tuple[date | None, str]:
-    """A condition's date and its document number (验收单号, 合同编号) read off the form, each (name, label);
-    what is missing or malformed is added to ``state``."""
+    """A condition's date and its document number (验收单号, 合同编号, 收据号) read off the form, each (name,
+    label); what is missing or malformed is added to ``state``."""
     (on_name, on_label), (note_name, note_label) = on_field, note_field
     on: date | None = None
     raw_on = state.value(on_name).strip()
@@ -431,8 +431,8 @@ def _date_and_note(
     note = state.value(note_name).strip()
     if not note:
         state.add(note_name, f"请填写{note_label}")
-    elif len(note) > 200:
-        state.add(note_name, f"{note_label}最多 200 字")
+    elif len(note) > max_len:
+        state.add(note_name, f"{note_label}最多 {max_len} 字")
     return on, note
 
 
@@ -528,20 +528,9 @@ async def difference(
     agreement = await service.get_agreement(session, principal, agreement_id)
     household_id = agreement.household_id
     state = FormState.of(DIFFERENCE_FIELDS, values)
-    on: date | None = None
-    raw_on = state.value("difference_on").strip()
-    if not raw_on:
-        state.add("difference_on", "请填写收款日期")
-    else:
-        try:
-            on = date.fromisoformat(raw_on)
-        except ValueError:
-            state.add("difference_on", f"日期格式应为 2022-09-25：{raw_on}")
-    receipt_no = state.value("receipt_no").strip()
-    if not receipt_no:
-        state.add("receipt_no", "请填写收据号或银行流水号")
-    elif len(receipt_no) > 100:
-        state.add("receipt_no", "收据号或银行流水号最多 100 字")
+    on, receipt_no = _date_and_note(
+        state, ("difference_on", "收款日期"), ("receipt_no", "收据号或银行流水号"), max_len=100
+    )
     if state.value("difference_confirm") != "1":
         state.add("difference_confirm", "请先勾选确认：已核对银行到账凭证或收据")
     if not state.invalid and on is not None:

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.agreements import rules as agreement_rules
 from app.agreements.models import Agreement
 from app.areas.models import Area
 from app.audit import service as audit
@@ -317,15 +318,15 @@ async def record_difference(
         raise Conflict(f"协议 {agreement.number} 没有户主应补的安置房差价")
     if await difference_of(session, agreement.id) is not None:
         raise Conflict(f"协议 {agreement.number} 的安置房差价已登记收取", field="on")
-    if on > today_in_china():
-        raise InvalidInput("收款日期不能晚于今天", field="on")
-    if agreement.signed_on and on < agreement.signed_on:
-        raise InvalidInput("收款日期不能早于签约日期", field="on")
-    receipt_no = receipt_no.strip()
-    if not receipt_no:
-        raise InvalidInput("请填写收据号或银行流水号", field="receipt_no")
-    if len(receipt_no) > 100:
-        raise InvalidInput("收据号或银行流水号最多 100 字", field="receipt_no")
+    receipt_no = agreement_rules.checked_record(
+        on,
+        receipt_no,
+        signed_on=agreement.signed_on,
+        today=today_in_china(),
+        labels=("收款日期", "收据号或银行流水号"),
+        note_field="receipt_no",
+        max_len=100,
+    )
     tx = await ledger.post(
         session,
         actor,
