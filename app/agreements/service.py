@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements import pdf, rules
@@ -907,7 +908,12 @@ async def record_handover(
         recorded_by=actor.user_id,
     )
     session.add(handover)
-    await session.flush()
+    try:
+        await session.flush()
+    except (
+        IntegrityError
+    ):  # recorded meanwhile by someone else (the key is the agreement): the caller rolls back
+        raise Conflict(f"协议 {agreement.number} 的腾房交付验收已登记", field="on") from None
     await audit.record(
         session,
         actor,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agreements import rules as agreement_rules
@@ -353,7 +354,12 @@ async def record_difference(
         recorded_by=actor.user_id,
     )
     session.add(receipt)
-    await session.flush()
+    try:
+        await session.flush()
+    except (
+        IntegrityError
+    ):  # recorded meanwhile by someone else (the key is the agreement): the caller rolls back
+        raise Conflict(f"协议 {agreement.number} 的安置房差价已登记收取", field="on") from None
     await audit.record(
         session,
         actor,

@@ -31,13 +31,17 @@ from tests.web.pages import csrf_from, login
 Pin = Callable[[datetime], None]
 
 
+async def _nothing_yet(_session: AsyncSession, _agreement_id: int) -> None:
+    return None
+
+
 async def _vacated(db: AsyncSession, village_id: int) -> int:
     stages = await dashboard.village_stages(db, await principal(db, "adm"), [village_id])
     return next(r.reached.households for r in stages[village_id] if r.code == "vacated")
 
 
 async def test_handover_without_payment(
-    db: AsyncSession, client: httpx.AsyncClient, pinned_clock: Pin
+    db: AsyncSession, client: httpx.AsyncClient, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pinned_clock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
     world = await make_project(db, params=demo_params(date(2022, 9, 30)).stored())
@@ -128,10 +132,17 @@ async def test_handover_without_payment(
 
     with pytest.raises(Conflict, match="已登记"):
         await service.record_handover(db, cw, agreement.id, on=date(2022, 10, 2), note="YS-002")
+    # also when a second recording does not see the first (two caseworkers at once): the key refuses it
+    agreement_id = agreement.id
+    db.expunge_all()  # as another user's session: nothing of this one's in view
+    with monkeypatch.context() as m, pytest.raises(Conflict, match="已登记"):
+        m.setattr(service, "handover_of", _nothing_yet)
+        async with db.begin_nested():
+            await service.record_handover(db, cw, agreement_id, on=date(2022, 10, 2), note="YS-002")
     for statement in (
         "UPDATE handovers SET handed_over_on = '2022-10-02' WHERE agreement_id = :a",
         "DELETE FROM handovers WHERE agreement_id = :a",
     ):
         with pytest.raises(DBAPIError, match="never changed or deleted"):
             async with db.begin_nested():
-                await db.execute(text(statement), {"a": agreement.id})
+                await db.execute(text(statement), {"a": agreement_id})

@@ -77,12 +77,16 @@ async def _lookup(db: AsyncSession, household_id: int) -> Status:
     return found
 
 
+async def _nothing_yet(_session: AsyncSession, _agreement_id: int) -> None:
+    return None
+
+
 def _step(status: Status, code: str) -> Step:
     return next(step for step in status.steps if step.code == code)
 
 
 async def test_the_difference_is_received_once_into_the_fund(
-    db: AsyncSession, browser: Browser, pinned_clock: Pin
+    db: AsyncSession, browser: Browser, pinned_clock: Pin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pinned_clock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
     world = await make_project(db, params=demo_params(date(2022, 9, 30)).stored())
@@ -252,11 +256,18 @@ async def test_the_difference_is_received_once_into_the_fund(
     after = await _lookup(db, owing)  # the resident's page
     assert after.difference_paid_on == date(2022, 10, 1) and _step(after, "settled").done
 
-    # once; and an agreement whose difference was paid is not voided
+    # once — also when a second recording does not see the first (two finance users at once): the key refuses it
     with pytest.raises(Conflict, match="已登记收取"):
         await payables.record_difference(db, fin, agreement.id, on=date(2022, 10, 2), receipt_no="SJ-2")
+    db.expunge_all()  # as another user's session: nothing of this one's in view
+    not_seen = monkeypatch.context()
+    with not_seen as m, pytest.raises(Conflict, match="已登记收取"):
+        m.setattr(payables, "difference_of", _nothing_yet)
+        async with db.begin_nested():
+            await payables.record_difference(db, fin, ids["a"], on=date(2022, 10, 2), receipt_no="SJ-2")
+    # and an agreement whose difference was paid is not voided
     with pytest.raises(Conflict, match="安置房差价已收取，不能作废"):
-        await agreements.void(db, await principal(db, "rv_a"), agreement.id, "重新核算")
+        await agreements.void(db, await principal(db, "rv_a"), ids["a"], "重新核算")
 
     # the database keeps the row and the amount, whatever the code does
     for statement in (
