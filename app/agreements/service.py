@@ -910,9 +910,8 @@ async def record_handover(
     session.add(handover)
     try:
         await session.flush()
-    except (
-        IntegrityError
-    ):  # recorded meanwhile by someone else (the key is the agreement): the caller rolls back
+    # recorded meanwhile by someone else (the key is the agreement); the caller rolls back
+    except IntegrityError:
         raise Conflict(f"协议 {agreement.number} 的腾房交付验收已登记", field="on") from None
     await audit.record(
         session,

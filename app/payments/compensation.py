@@ -356,9 +356,8 @@ async def record_difference(
     session.add(receipt)
     try:
         await session.flush()
-    except (
-        IntegrityError
-    ):  # recorded meanwhile by someone else (the key is the agreement): the caller rolls back
+    # recorded meanwhile by someone else (the key is the agreement); the caller rolls back
+    except IntegrityError:
         raise Conflict(f"协议 {agreement.number} 的安置房差价已登记收取", field="on") from None
     await audit.record(
         session,
