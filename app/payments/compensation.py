@@ -403,6 +403,10 @@ class DifferenceTotals:
     def outstanding(self) -> int:
         return self.owed - self.received
 
+    @property
+    def outstanding_households(self) -> int:
+        return self.households - self.received_households
+
 
 async def differences(
     session: AsyncSession,
@@ -453,7 +457,7 @@ async def differences(
     )
     if open_only:
         query = query.where(~received)
-    shown = summary.households - summary.received_households if open_only else summary.households
+    shown = summary.outstanding_households if open_only else summary.households
     search = search.strip()
     if search:
         pattern = like_fragment(search)
